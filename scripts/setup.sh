@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian packages robustmsa needs (when missing), configures and builds it.
+# Usage: scripts/setup.sh [BUILD_DIR] [extra cmake args...]   (default build dir: build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+shift || true
+
+packages=(build-essential cmake ninja-build ccache pkg-config libtorch-dev libopenblas0-pthread
+          nlohmann-json3-dev libcli11-dev libgtest-dev libbenchmark-dev libgloo-dev
+          libutf8proc-dev gnuplot-nox python3 python3-pip python3-numpy)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  [[ $(id -u) -ne 0 ]] && sudo=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update
+  $sudo apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# Reference checks (NumPy pickles, scikit-learn metrics) use whichever python3 is first on PATH.
+if ! python3 -c 'import numpy, sklearn' 2>/dev/null; then
+  python3 -m pip install --quiet numpy scikit-learn 2>/dev/null ||
+    python3 -m pip install --quiet --break-system-packages numpy scikit-learn 2>/dev/null ||
+    echo "note: numpy/scikit-learn unavailable; the reference tests will be skipped" >&2
+fi
+
+jobs=$(nproc)
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+cmake --build "$build" -j "$jobs"

@@ -1,0 +1,112 @@
+// The resolved configuration of one experiment: data, model (name + that model's options),
+// training, the training-time missing sampler and evaluation. Layered: defaults, then a
+// --config JSON file, then --set section.key=value overrides ("later overrides earlier"). The
+// resolved JSON is saved in every run directory and inside every checkpoint.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config/options.h"
+
+namespace robustmsa {
+
+struct DataSection {
+  std::string path;
+  bool zscore = false;
+  template <class V>
+  void visit(V& v) {
+    v("path", path, "feature pickle (MulT/CMU or MMSA layout)");
+    v("zscore", zscore, "z-score audio and vision with train-split statistics over valid frames");
+  }
+  void validate() const {}
+};
+
+struct TrainSection {
+  std::string optimizer = "adam";
+  double lr = 1e-3;
+  double weight_decay = 0.0;
+  int64_t batch_size = 128;
+  int64_t epochs = 50;
+  double grad_clip = 0.8;
+  int64_t patience = 10;
+  std::vector<int64_t> seeds = {1111, 1112, 1113, 1114, 1115};
+  std::string select_on = "paper";
+  int64_t threads = 0;
+  template <class V>
+  void visit(V& v) {
+    v("optimizer", optimizer, "adam or adamw");
+    v("lr", lr, "learning rate");
+    v("weight_decay", weight_decay, "weight decay (L2 for adam, decoupled for adamw)");
+    v("batch_size", batch_size, "training batch size");
+    v("epochs", epochs, "maximum number of epochs");
+    v("grad_clip", grad_clip, "clip the global gradient norm to this value (0 = off)");
+    v("patience", patience,
+      "stop when the validation score has not improved for this many epochs (0 = never)");
+    v("seeds", seeds, "run seeds; each seed is its own run directory (MMSA's 1111..1115)");
+    v("select_on", select_on,
+      "validation conditions for model selection: complete (complete data only) or paper "
+      "(mean over complete and the six modality conditions)");
+    v("threads", threads, "intra-op threads (0 = number of cores)");
+  }
+  void validate() const {
+    require(optimizer == "adam" || optimizer == "adamw", "train.optimizer", optimizer,
+            "adam or adamw");
+    require(lr > 0 && lr < 10, "train.lr", lr, "a number in (0, 10)");
+    require(weight_decay >= 0, "train.weight_decay", weight_decay, "a number >= 0");
+    require(batch_size >= 1, "train.batch_size", batch_size, "an integer >= 1");
+    require(epochs >= 1, "train.epochs", epochs, "an integer >= 1");
+    require(grad_clip >= 0, "train.grad_clip", grad_clip, "a number >= 0");
+    require(patience >= 0, "train.patience", patience, "an integer >= 0");
+    require(!seeds.empty(), "train.seeds", "[]", "at least one seed");
+    require(select_on == "complete" || select_on == "paper", "train.select_on", select_on,
+            "complete or paper");
+    require(threads >= 0, "train.threads", threads, "an integer >= 0");
+  }
+};
+
+struct EvalSection {
+  std::string suite = "paper";
+  int64_t mask_seed = 0;
+  int64_t batch_size = 256;
+  template <class V>
+  void visit(V& v) {
+    v("suite", suite, "evaluation suite run on the test split after training: paper, mmsa, gcnet");
+    v("mask_seed", mask_seed,
+      "seed of the evaluation masks (the same for every model and run, so inputs are identical)");
+    v("batch_size", batch_size, "evaluation batch size");
+  }
+  void validate() const {
+    require(suite == "paper" || suite == "mmsa" || suite == "gcnet", "eval.suite", suite,
+            "paper, mmsa or gcnet");
+    require(mask_seed >= 0, "eval.mask_seed", mask_seed, "an integer >= 0");
+    require(batch_size >= 1, "eval.batch_size", batch_size, "an integer >= 1");
+  }
+};
+
+// The training-time uncertain-missing sampler's options live in data/protocol.h
+// (UncertainOptions); they are held here as JSON and validated by the trainer.
+struct ExperimentConfig {
+  DataSection data;
+  std::string model = "umdf";
+  nlohmann::json model_options = nlohmann::json::object();  // only keys the user set
+  TrainSection train;
+  nlohmann::json missing = nlohmann::json::object();  // UncertainOptions keys the user set
+  EvalSection eval;
+
+  // Applies one JSON document (a --config file) on top of the current values.
+  void apply_json(const nlohmann::json& j, const std::string& source);
+  // Applies "section.key=value" (the --set flag).
+  void apply_set(const std::string& assignment);
+  // Resolved JSON (model options merged with the model's defaults by the caller when known).
+  nlohmann::json to_json() const;
+};
+
+// Reads a JSON config file; ConfigError naming the file for syntax errors. Keys starting with
+// "//" or "_comment" are comments and ignored (JSON has no comments).
+nlohmann::json read_config_file(const std::string& path);
+
+}  // namespace robustmsa

@@ -1,0 +1,42 @@
+// Batch and ModelOutput: the only things a model sees and returns (DESIGN §2.4, §5.1).
+#pragma once
+
+#include <torch/types.h>
+
+#include <array>
+#include <map>
+#include <string>
+
+#include "data/dataset.h"
+
+namespace robustmsa {
+
+struct Batch {
+  std::array<torch::Tensor, 3> x;      // (B, T_m, D_m) float32; zero where padded or missing
+  std::array<torch::Tensor, 3> valid;  // (B, T_m) bool: frame exists (not padding)
+  std::array<torch::Tensor, 3> keep;   // (B, T_m) bool: frame survived the missing protocol
+  torch::Tensor present;               // (B, 3) bool: whole modality available
+  torch::Tensor label;                 // (B) float (regression) or (B, 4) long (IEMOCAP)
+  torch::Tensor index;                 // (B) long: row in its split
+
+  int64_t size() const { return index.size(0); }
+  // Frames a model may use: valid & keep, (B, T_m) bool.
+  torch::Tensor mask(int m) const { return valid[m] & keep[m]; }
+  Batch to(const torch::Device& device) const;
+};
+
+struct ModelOutput {
+  torch::Tensor prediction;  // (B) for regression / SIMS, (B, 4, 2) logits for IEMOCAP
+  // Named intermediate representations objectives may use (e.g. "fused" (B, H), "text" (B, H)).
+  std::map<std::string, torch::Tensor> features;
+};
+
+// What a model is built for: input dims, sequence lengths and task.
+struct InputSpec {
+  std::array<int64_t, 3> dim{};  // D_l, D_a, D_v
+  std::array<int64_t, 3> len{};  // T_l, T_a, T_v
+  Task task = Task::kRegression;
+  int64_t output_dim() const { return task == Task::kIemocap ? 8 : 1; }
+};
+
+}  // namespace robustmsa

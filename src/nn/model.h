@@ -1,0 +1,63 @@
+// The model interface and the one registry table (DESIGN §5). A model sees a Batch and its own
+// options, nothing else. A method differs from another by its objective function.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/types.h>
+
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "nn/batch.h"
+
+namespace robustmsa {
+
+class Model : public torch::nn::Module {
+ public:
+  virtual ModelOutput forward(const Batch& batch) = 0;
+};
+
+// What an objective returns: the scalar to minimise and named parts for logging.
+struct Losses {
+  torch::Tensor total;
+  std::vector<std::pair<std::string, torch::Tensor>> parts;  // e.g. {"task", ...}, {"pred", ...}
+};
+
+// What the trainer lends an objective for one step.
+struct ObjectiveContext {
+  // Returns a copy of `complete` with a fresh uncertain-missing pattern (DESIGN §3, training-time
+  // sampler): per sample a random non-empty set of kept modalities and a random frame-drop ratio.
+  // Drawn from the run seed, the epoch and the step, so a resumed run sees the same holes.
+  std::function<Batch(const Batch&)> missing_view;
+  Task task = Task::kRegression;
+};
+
+using Objective = std::function<Losses(Model&, const Batch&, ObjectiveContext&)>;
+
+// Task loss used by every objective: L1 for regression (as MMSA), cross-entropy per emotion for
+// IEMOCAP (prediction (B, 4, 2), label (B, 4)).
+torch::Tensor task_loss(const torch::Tensor& prediction, const torch::Tensor& label, Task task);
+
+// Plain supervised objective: task loss on the batch as given.
+Losses supervised_objective(Model& model, const Batch& batch, ObjectiveContext& ctx);
+
+struct ModelEntry {
+  std::string name;   // registry key used on the command line: "umdf", "mult", "lf_dnn", ...
+  std::string paper;  // "Li et al., AAAI 2024" — shown by `robustmsa models`
+  // Default options of this model as JSON (from its options struct).
+  std::function<nlohmann::json()> default_options;
+  // Builds the model; `options` holds any subset of its keys (ConfigError on unknown keys).
+  std::function<std::shared_ptr<Model>(const nlohmann::json& options, const InputSpec& spec)> make;
+  Objective objective;
+};
+
+// The one registry table, in the order reports list models.
+const std::vector<ModelEntry>& model_registry();
+// Throws UsageError("unknown model 'x'; expected one of: ...").
+const ModelEntry& find_model(const std::string& name);
+
+}  // namespace robustmsa

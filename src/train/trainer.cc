@@ -1,0 +1,376 @@
+#include "train/trainer.h"
+
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "train/checkpoint.h"
+#include "train/evaluate.h"
+#include "util/error.h"
+#include "util/fs.h"
+
+namespace robustmsa {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+uint64_t mix64(uint64_t a, uint64_t b) {
+  uint64_t z = a * 0x9E3779B97F4A7C15ULL + b + 0x632BE59BD9B4E019ULL;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+// The order of training samples in an epoch: a pure function of (seed, epoch), so a resumed run
+// sees the same batches.
+std::vector<int64_t> epoch_order(int64_t n, int64_t seed, int64_t epoch) {
+  std::vector<int64_t> order(static_cast<std::size_t>(n));
+  for (int64_t i = 0; i < n; ++i) order[i] = i;
+  uint64_t state = mix64(static_cast<uint64_t>(seed), 0x5eed0000ULL + static_cast<uint64_t>(epoch));
+  for (int64_t i = n - 1; i > 0; --i) {
+    state = mix64(state, static_cast<uint64_t>(i));
+    int64_t j = static_cast<int64_t>(state % static_cast<uint64_t>(i + 1));
+    std::swap(order[i], order[j]);
+  }
+  return order;
+}
+
+std::string format_seconds(double s) {
+  if (!std::isfinite(s) || s < 0) return "?";
+  int64_t t = static_cast<int64_t>(s + 0.5);
+  char buf[32];
+  if (t >= 3600)
+    std::snprintf(buf, sizeof buf, "%ldh%02ldm", static_cast<long>(t / 3600), static_cast<long>(t / 60 % 60));
+  else if (t >= 60)
+    std::snprintf(buf, sizeof buf, "%ldm%02lds", static_cast<long>(t / 60), static_cast<long>(t % 60));
+  else
+    std::snprintf(buf, sizeof buf, "%lds", static_cast<long>(t));
+  return buf;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainSection& t, Model& model) {
+  if (t.optimizer == "adamw")
+    return std::make_unique<torch::optim::AdamW>(
+        model.parameters(), torch::optim::AdamWOptions(t.lr).weight_decay(t.weight_decay));
+  return std::make_unique<torch::optim::Adam>(
+      model.parameters(), torch::optim::AdamOptions(t.lr).weight_decay(t.weight_decay));
+}
+
+nlohmann::json spec_json(const InputSpec& s) {
+  return {{"dim", s.dim}, {"len", s.len}, {"task", task_name(s.task)}};
+}
+
+// Validation conditions used for model selection.
+std::vector<Condition> selection_conditions(const std::string& select_on) {
+  std::vector<Condition> out = {parse_condition("complete")};
+  if (select_on == "paper")
+    for (const char* c : {"l", "a", "v", "l,a", "l,v", "a,v"})
+      out.push_back(parse_condition(std::string("condition:") + c));
+  return out;
+}
+
+// First top-level difference between two configs, for the resume check.
+std::string first_difference(const nlohmann::json& a, const nlohmann::json& b) {
+  for (auto it = a.begin(); it != a.end(); ++it) {
+    if (!b.contains(it.key())) return it.key();
+    if (it.value().is_object() && b[it.key()].is_object()) {
+      for (auto jt = it.value().begin(); jt != it.value().end(); ++jt)
+        if (!b[it.key()].contains(jt.key()) || b[it.key()][jt.key()] != jt.value())
+          return it.key() + "." + jt.key();
+    } else if (it.value() != b[it.key()]) {
+      return it.key();
+    }
+  }
+  for (auto it = b.begin(); it != b.end(); ++it)
+    if (!a.contains(it.key())) return it.key();
+  return "";
+}
+
+struct Selection {
+  std::vector<Condition> conditions;
+  std::vector<MaskTensors> masks;
+};
+
+}  // namespace
+
+int configure_threads(int64_t threads) {
+  int n = threads > 0 ? static_cast<int>(threads)
+                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(n);
+  return n;
+}
+
+PreparedData prepare_data(const DataSection& data) {
+  if (data.path.empty()) throw UsageError("no data file: pass --data FILE (or data.path in --config)");
+  PreparedData out;
+  DataOptions opt;
+  opt.zscore = data.zscore;
+  out.info = load_dataset(data.path, opt);
+  for (int s = 0; s < 3; ++s) out.tensors[s] = to_tensors(out.info.splits[s], out.info.task);
+  const Split& train = out.info.split(SplitId::kTrain);
+  for (int m = 0; m < kNumModalities; ++m) {
+    out.spec.dim[m] = train.modality[m].d;
+    out.spec.len[m] = train.modality[m].t;
+  }
+  out.spec.task = out.info.task;
+  return out;
+}
+
+nlohmann::json resolved_model_options(const ExperimentConfig& config) {
+  const ModelEntry& entry = find_model(config.model);
+  nlohmann::json options = entry.default_options();
+  for (auto it = config.model_options.begin(); it != config.model_options.end(); ++it) {
+    if (!options.contains(it.key())) {
+      std::string known;
+      for (auto k = options.begin(); k != options.end(); ++k) known += (known.empty() ? "" : ", ") + k.key();
+      throw ConfigError(str("config: unknown key 'model.", it.key(), "' for model '", config.model,
+                            "'; expected one of: ", known));
+    }
+    options[it.key()] = it.value();
+  }
+  return options;
+}
+
+std::shared_ptr<Model> build_model(const ExperimentConfig& config, const InputSpec& spec,
+                                   int64_t seed) {
+  torch::manual_seed(static_cast<uint64_t>(seed));
+  return find_model(config.model).make(resolved_model_options(config), spec);
+}
+
+RunResult train_run(const ExperimentConfig& config, const std::string& variant, int64_t seed,
+                    PreparedData& data, const std::string& run_dir, bool resume) {
+  const TrainSection& tc = config.train;
+  const ModelEntry& entry = find_model(config.model);
+  UncertainOptions uncertain;
+  options_from_json(uncertain, config.missing, "missing");
+  const Task task = data.info.task;
+
+  fs::create_directories(run_dir);
+  const std::string ckpt_path = (fs::path(run_dir) / "checkpoint.pt").string();
+  const std::string results_path = (fs::path(run_dir) / "results.json").string();
+  const std::string metrics_path = (fs::path(run_dir) / "metrics.jsonl").string();
+  if (fs::exists(results_path) && !resume)
+    throw RunError(str("run directory '", run_dir, "' already holds results.json; refusing to "
+                       "overwrite it (choose another --out, or --resume to finish the run)"));
+  if (fs::exists(ckpt_path) && !resume)
+    throw RunError(str("run directory '", run_dir, "' already holds checkpoint.pt; pass --resume "
+                       "to continue it, or choose another --out"));
+
+  nlohmann::json resolved = config.to_json();
+  resolved["model"] = resolved_model_options(config);
+  resolved["model"]["name"] = config.model;
+  resolved["missing"] = options_to_json(uncertain);
+  nlohmann::json run_info = {{"variant", variant}, {"seed", seed}, {"config", resolved},
+                             {"input", spec_json(data.spec)},
+                             {"data", {{"path", data.info.path}, {"sha256", data.info.sha256},
+                                       {"layout", layout_name(data.info.layout)}}}};
+
+  std::shared_ptr<Model> model = build_model(config, data.spec, seed);
+  auto optimizer = make_optimizer(tc, *model);
+
+  int64_t start_epoch = 0, best_epoch = -1, bad_epochs = 0;
+  double best_score = std::numeric_limits<double>::infinity();
+  NamedTensors best = copy_state(*model);
+  nlohmann::json history = nlohmann::json::array();
+
+  if (resume && fs::exists(ckpt_path)) {
+    Checkpoint ckpt = read_checkpoint(ckpt_path);
+    const nlohmann::json& saved = ckpt.meta.at("run");
+    std::string diff = first_difference(saved, run_info);
+    if (!diff.empty())
+      throw ConfigError(str("--resume: checkpoint '", ckpt_path, "' was made with a different '",
+                            diff, "' (saved ", saved.contains(diff) ? saved[diff].dump() : std::string("?"),
+                            "); expected the same configuration, data and seed"));
+    load_state(*model, ckpt.model, "checkpoint '" + ckpt_path + "'");
+    load_optimizer(*optimizer, ckpt.optimizer_bytes, "checkpoint '" + ckpt_path + "'");
+    best = ckpt.best;
+    start_epoch = ckpt.meta.at("epoch").get<int64_t>() + 1;
+    best_epoch = ckpt.meta.at("best_epoch").get<int64_t>();
+    best_score = ckpt.meta.at("best_score").get<double>();
+    bad_epochs = ckpt.meta.at("bad_epochs").get<int64_t>();
+    history = ckpt.meta.at("history");
+  }
+  write_file_atomic((fs::path(run_dir) / "config.json").string(), run_info.dump(2) + "\n");
+
+  const Split& valid_split = data.split(SplitId::kValid);
+  const SplitTensors& train = data.tensor(SplitId::kTrain);
+  const SplitTensors& valid = data.tensor(SplitId::kValid);
+  Selection sel;
+  sel.conditions = selection_conditions(tc.select_on);
+  for (const Condition& c : sel.conditions)
+    sel.masks.push_back(to_tensors(make_masks(c, valid_split, static_cast<uint64_t>(config.eval.mask_seed))));
+
+  const int64_t steps = (train.n + tc.batch_size - 1) / tc.batch_size;
+  const bool tty = isatty(STDERR_FILENO);
+  std::array<int64_t, 3> lens = data.spec.len;
+  bool stopped_early = false;
+  double epoch_seconds_sum = 0;
+  int64_t epochs_timed = 0;
+
+  for (int64_t epoch = start_epoch; epoch < tc.epochs; ++epoch) {
+    if (tc.patience > 0 && bad_epochs >= tc.patience) {
+      stopped_early = true;
+      break;
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    // Dropout and any other torch randomness: seeded per epoch so that resume is exact.
+    torch::manual_seed(mix64(static_cast<uint64_t>(seed), static_cast<uint64_t>(epoch)));
+    model->train();
+    std::vector<int64_t> order = epoch_order(train.n, seed, epoch);
+    std::map<std::string, double> sums;
+    int64_t seen = 0;
+    for (int64_t step = 0; step < steps; ++step) {
+      int64_t begin = step * tc.batch_size, end = std::min(train.n, begin + tc.batch_size);
+      std::vector<int64_t> rows(order.begin() + begin, order.begin() + end);
+      auto index = torch::tensor(rows, torch::kLong);
+      Batch batch = gather(train, index, nullptr);
+      ObjectiveContext ctx;
+      ctx.task = task;
+      ctx.missing_view = [&](const Batch& b) {
+        return apply_masks(b, uncertain_masks(uncertain, static_cast<uint64_t>(seed), epoch, step, rows, lens));
+      };
+      Losses losses = entry.objective(*model, batch, ctx);
+      double loss = losses.total.item<double>();
+      if (!std::isfinite(loss))
+        throw RunError(str("non-finite loss (", loss, ") at epoch ", epoch + 1, " step ", step + 1,
+                           " of run '", run_dir, "'; the last good checkpoint '", ckpt_path,
+                           "' is intact (", start_epoch == 0 && epoch == 0 ? "none written yet" : "resume from it with a lower train.lr"), ")"));
+      optimizer->zero_grad();
+      losses.total.backward();
+      double max_norm = tc.grad_clip > 0 ? tc.grad_clip : std::numeric_limits<double>::infinity();
+      double norm = torch::nn::utils::clip_grad_norm_(model->parameters(), max_norm);
+      if (!std::isfinite(norm))
+        throw RunError(str("non-finite gradient norm at epoch ", epoch + 1, " step ", step + 1,
+                           " of run '", run_dir, "'; the last good checkpoint '", ckpt_path,
+                           "' is intact"));
+      optimizer->step();
+      const double b = static_cast<double>(end - begin);
+      seen += end - begin;
+      sums["loss"] += loss * b;
+      for (const auto& [name, t] : losses.parts) sums[name] += t.item<double>() * b;
+      if (tty) {
+        double el = seconds_since(t0);
+        std::fprintf(stderr, "\r%s seed %ld epoch %ld/%ld step %ld/%ld loss %.4f %.0f samples/s   ",
+                     variant.c_str(), static_cast<long>(seed), static_cast<long>(epoch + 1),
+                     static_cast<long>(tc.epochs), static_cast<long>(step + 1),
+                     static_cast<long>(steps), sums["loss"] / seen, seen / std::max(el, 1e-9));
+      }
+    }
+    double train_seconds = seconds_since(t0);
+
+    // Validation: the selection score is the mean task loss over the selection conditions.
+    double score_sum = 0;
+    MetricMap val_metrics;
+    for (std::size_t c = 0; c < sel.conditions.size(); ++c) {
+      torch::Tensor pred = predict(*model, valid, &sel.masks[c], config.eval.batch_size);
+      score_sum += task_loss(pred, valid.label, task).item<double>();
+      if (c == 0) val_metrics = score(pred, valid.label, task);
+    }
+    double val_score = score_sum / static_cast<double>(sel.conditions.size());
+    if (!std::isfinite(val_score))
+      throw RunError(str("non-finite validation score at epoch ", epoch + 1, " of run '", run_dir,
+                         "'; the last good checkpoint '", ckpt_path, "' is intact"));
+    bool improved = val_score < best_score;
+    if (improved) {
+      best_score = val_score;
+      best_epoch = epoch;
+      bad_epochs = 0;
+      best = copy_state(*model);
+    } else {
+      ++bad_epochs;
+    }
+    double epoch_seconds = seconds_since(t0);
+    epoch_seconds_sum += epoch_seconds;
+    ++epochs_timed;
+
+    nlohmann::json record = {{"epoch", epoch + 1}, {"train_seconds", train_seconds},
+                             {"samples_per_s", seen / std::max(train_seconds, 1e-9)},
+                             {"val_score", val_score}, {"val_complete", val_metrics},
+                             {"best_epoch", best_epoch + 1}};
+    for (const auto& [name, v] : sums) record["train_" + name] = v / std::max<int64_t>(seen, 1);
+    history.push_back(record);
+
+    Checkpoint ckpt;
+    ckpt.meta = {{"format", "robustmsa-checkpoint-1"}, {"run", run_info},   {"epoch", epoch},
+                 {"best_epoch", best_epoch},           {"best_score", best_score},
+                 {"bad_epochs", bad_epochs},           {"history", history}};
+    ckpt.model = copy_state(*model);
+    ckpt.best = best;
+    ckpt.optimizer_bytes = save_optimizer(*optimizer);
+    write_checkpoint(ckpt_path, ckpt);
+    std::string lines;
+    for (const auto& h : history) lines += h.dump() + "\n";
+    write_file_atomic(metrics_path, lines);
+
+    double eta = epoch_seconds_sum / epochs_timed * static_cast<double>(tc.epochs - epoch - 1);
+    std::fprintf(stderr, "%s%s seed %ld epoch %ld/%ld loss %.4f val %.4f%s (best %.4f @%ld) %.0f samples/s ETA %s\n",
+                 tty ? "\r" : "", variant.c_str(), static_cast<long>(seed), static_cast<long>(epoch + 1),
+                 static_cast<long>(tc.epochs), sums["loss"] / std::max<int64_t>(seen, 1), val_score,
+                 improved ? " *" : "", best_score, static_cast<long>(best_epoch + 1),
+                 seen / std::max(train_seconds, 1e-9), format_seconds(eta).c_str());
+  }
+  if (stopped_early)
+    std::fprintf(stderr, "%s seed %ld: early stop, no validation improvement for %ld epochs\n",
+                 variant.c_str(), static_cast<long>(seed), static_cast<long>(tc.patience));
+
+  // The test split, once, with the selected weights.
+  load_state(*model, best, "selected weights of '" + run_dir + "'");
+  std::vector<Condition> conditions = suite_conditions(config.eval.suite);
+  RunResult result;
+  result.variant = variant;
+  result.model = config.model;
+  result.seed = seed;
+  result.suite = config.eval.suite;
+  result.split = "test";
+  result.task = task_name(task);
+  result.data_path = data.info.path;
+  result.data_sha256 = data.info.sha256;
+  result.selected_epoch = best_epoch + 1;
+  result.conditions = evaluate_conditions(*model, data.split(SplitId::kTest), data.tensor(SplitId::kTest),
+                                          conditions, static_cast<uint64_t>(config.eval.mask_seed),
+                                          config.eval.batch_size, task);
+  write_file_atomic(results_path, run_result_to_json(result).dump(2) + "\n");
+  return result;
+}
+
+LoadedRun read_run_config(const std::string& run_dir) {
+  const std::string path = (fs::path(run_dir) / "config.json").string();
+  nlohmann::json info;
+  try {
+    info = nlohmann::json::parse(read_file(path));
+  } catch (const nlohmann::json::exception& e) {
+    throw DataError(str("run config '", path, "': invalid JSON (", e.what(), ")"));
+  }
+  LoadedRun run;
+  try {
+    run.variant = info.at("variant").get<std::string>();
+    run.seed = info.at("seed").get<int64_t>();
+    run.config.apply_json(info.at("config"), path);
+  } catch (const nlohmann::json::exception& e) {
+    throw DataError(str("run config '", path, "': expected keys variant, seed, config (", e.what(), ")"));
+  }
+  return run;
+}
+
+LoadedRun load_run(const std::string& run_dir, const InputSpec& spec) {
+  LoadedRun run = read_run_config(run_dir);
+  const std::string ckpt_path = (fs::path(run_dir) / "checkpoint.pt").string();
+  Checkpoint ckpt = read_checkpoint(ckpt_path);
+  run.model = build_model(run.config, spec, run.seed);
+  load_state(*run.model, ckpt.best, "checkpoint '" + ckpt_path + "'");
+  run.model->eval();
+  return run;
+}
+
+}  // namespace robustmsa

@@ -1,0 +1,420 @@
+#include "tools/robustmsa/commands.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "config/experiment.h"
+#include "data/inspect.h"
+#include "data/protocol.h"
+#include "nn/model.h"
+#include "report/report.h"
+#include "synth/synth.h"
+#include "train/evaluate.h"
+#include "train/predict_input.h"
+#include "train/trainer.h"
+#include "util/error.h"
+#include "util/fs.h"
+
+namespace robustmsa::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Options shared by train and compare: layered config.
+struct ConfigFlags {
+  std::string data;
+  std::vector<std::string> configs;
+  std::vector<std::string> sets;
+  std::string seeds;
+  int64_t threads = -1;
+  bool dump = false;
+
+  void add(CLI::App& app) {
+    app.add_option("--data", data, "feature pickle (MulT/CMU or MMSA layout)");
+    app.add_option("--config", configs, "JSON config file(s); later files override earlier ones")
+        ->check(CLI::ExistingFile);
+    app.add_option("--set", sets, "override one option: section.key=value (e.g. train.lr=1e-3)");
+    app.add_option("--seeds", seeds,
+                   "a count N (the first N of 1111, 1112, ...) or a comma-separated list");
+    app.add_option("--threads", threads, "intra-op threads (default: train.threads, 0 = all cores)");
+    app.add_flag("--dump-config", dump, "print the resolved configuration and exit");
+  }
+
+  ExperimentConfig resolve(const std::string& model) const {
+    ExperimentConfig cfg;
+    if (!model.empty()) cfg.model = model;
+    for (const auto& c : configs) cfg.apply_json(read_config_file(c), c);
+    if (!model.empty() && cfg.model != model) {
+      cfg.model = model;
+      cfg.model_options = nlohmann::json::object();
+    }
+    if (!data.empty()) cfg.data.path = data;
+    for (const auto& s : sets) cfg.apply_set(s);
+    if (!seeds.empty()) cfg.train.seeds = parse_seeds(seeds);
+    if (threads >= 0) cfg.train.threads = threads;
+    cfg.train.validate();
+    return cfg;
+  }
+
+  static std::vector<int64_t> parse_seeds(const std::string& text) {
+    std::vector<int64_t> out;
+    try {
+      if (text.find(',') == std::string::npos) {
+        int64_t n = std::stoll(text);
+        if (n < 1 || n > 1000) throw std::invalid_argument("count");
+        for (int64_t i = 0; i < n; ++i) out.push_back(1111 + i);
+        return out;
+      }
+      std::stringstream ss(text);
+      std::string part;
+      while (std::getline(ss, part, ',')) out.push_back(std::stoll(part));
+    } catch (const std::exception&) {
+      throw UsageError(str("--seeds '", text,
+                           "': expected a count in [1, 1000] or a comma-separated list of integers"));
+    }
+    return out;
+  }
+};
+
+void print_config(const ExperimentConfig& cfg) {
+  nlohmann::json j = cfg.to_json();
+  j["model"] = resolved_model_options(cfg);
+  j["model"]["name"] = cfg.model;
+  UncertainOptions uncertain;
+  options_from_json(uncertain, cfg.missing, "missing");
+  j["missing"] = options_to_json(uncertain);
+  std::cout << j.dump(2) << "\n";
+}
+
+// A model variant for compare: "umdf" or "umdf:distill=false,coarse=false".
+struct Variant {
+  std::string label;
+  std::string model;
+  std::vector<std::string> sets;  // "model.key=value"
+};
+
+std::vector<Variant> parse_variants(const std::string& text) {
+  std::vector<Variant> out;
+  std::stringstream ss(text);
+  std::string token;
+  while (std::getline(ss, token, ',')) {
+    if (token.empty()) continue;
+    if (token == "all") {
+      for (const auto& e : model_registry()) out.push_back({e.name, e.name, {}});
+      continue;
+    }
+    auto colon = token.find(':');
+    if (colon == std::string::npos && token.find('=') != std::string::npos) {
+      // "coarse=false" continues the previous variant's option list.
+      if (out.empty())
+        throw UsageError(str("--models '", text, "': option '", token, "' before any model name"));
+      out.back().label += "," + token;
+      out.back().sets.push_back("model." + token);
+      continue;
+    }
+    Variant v;
+    v.label = token;
+    v.model = token.substr(0, colon);
+    find_model(v.model);  // UsageError for unknown names
+    if (colon != std::string::npos) v.sets.push_back("model." + token.substr(colon + 1));
+    out.push_back(v);
+  }
+  if (out.empty()) throw UsageError("--models: expected at least one model name (or 'all')");
+  return out;
+}
+
+std::string slug(const std::string& label) {
+  std::string s;
+  for (char c : label) s += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') ? c : (c == '=' ? '-' : '_');
+  return s;
+}
+
+std::string seed_dir(const std::string& base, int64_t seed) {
+  return (fs::path(base) / ("seed_" + std::to_string(seed))).string();
+}
+
+// Finds run directories (holding config.json) at or under `path`.
+std::vector<std::string> find_runs(const std::string& path) {
+  std::vector<std::string> runs;
+  if (!fs::is_directory(path))
+    throw UsageError(str("--run '", path, "': expected a run directory (or a directory of runs)"));
+  if (fs::exists(fs::path(path) / "config.json")) return {path};
+  for (const auto& e : fs::recursive_directory_iterator(path))
+    if (e.is_regular_file() && e.path().filename() == "config.json")
+      runs.push_back(e.path().parent_path().string());
+  std::sort(runs.begin(), runs.end());
+  if (runs.empty())
+    throw UsageError(str("--run '", path, "': no run directory (with config.json) found under it"));
+  return runs;
+}
+
+std::optional<RunResult> oracle_for(const std::string& data_path, const std::string& suite) {
+  std::string path = data_path + ".oracle.json";
+  if (data_path.empty() || !fs::exists(path)) return std::nullopt;
+  return read_oracle(path, suite);
+}
+
+void print_and_write_report(const std::vector<RunResult>& results, const std::string& out_dir,
+                            const std::string& data_path) {
+  if (results.empty()) throw RunError("no results to report");
+  std::optional<RunResult> oracle = oracle_for(data_path, results.front().suite);
+  ReportOptions options;
+  Report report = build_report(results, oracle, options);
+  write_report(report, out_dir);
+  std::cout << format_terminal_table(report);
+  std::cout << "\nreport written to " << out_dir << "/report.md\n";
+}
+
+}  // namespace
+
+Runner add_models(CLI::App& app) {
+  auto json = std::make_shared<bool>(false);
+  app.add_flag("--json", *json, "machine-readable output");
+  return [json] {
+    nlohmann::json all = nlohmann::json::array();
+    for (const auto& e : model_registry()) {
+      if (*json) {
+        all.push_back({{"name", e.name}, {"paper", e.paper}, {"options", e.default_options()}});
+      } else {
+        std::cout << e.name << "  —  " << e.paper << "\n    " << e.default_options().dump() << "\n";
+      }
+    }
+    if (*json) std::cout << all.dump(2) << "\n";
+  };
+}
+
+Runner add_inspect(CLI::App& app) {
+  auto file = std::make_shared<std::string>();
+  auto json = std::make_shared<bool>(false);
+  app.add_option("FILE", *file, "feature pickle")->required();
+  app.add_flag("--json", *json, "machine-readable output");
+  return [file, json] {
+    nlohmann::json info = inspect_file(*file);
+    std::cout << (*json ? info.dump(2) + "\n" : format_inspection(info));
+  };
+}
+
+Runner add_synth(CLI::App& app) {
+  struct Flags {
+    std::string like = "mosi", layout = "mult", out;
+    int64_t seed = 1;
+    int64_t n = 0;
+    std::vector<std::string> sets;
+  };
+  auto f = std::make_shared<Flags>();
+  app.add_option("OUT", f->out, "output pickle (the oracle is written to OUT.oracle.json)")->required();
+  app.add_option("--like", f->like, "mosi, mosei or iemocap")->capture_default_str();
+  app.add_option("--layout", f->layout, "mult, mmsa_aligned or mmsa_unaligned")->capture_default_str();
+  app.add_option("--seed", f->seed, "generator seed")->capture_default_str();
+  app.add_option("--n", f->n, "scale all split sizes so that train has N samples (0 = real sizes)");
+  app.add_option("--set", f->sets, "any generator option: key=value (see docs/synthetic.md)");
+  return [f] {
+    SynthOptions o;
+    set_option(o, "like", f->like, "synth");
+    set_option(o, "layout", f->layout, "synth");
+    set_option(o, "seed", std::to_string(f->seed), "synth");
+    if (f->n > 0) apply_train_size(o, f->n);
+    for (const auto& s : f->sets) {
+      auto eq = s.find('=');
+      if (eq == std::string::npos) throw UsageError(str("--set '", s, "': expected key=value"));
+      set_option(o, s.substr(0, eq), s.substr(eq + 1), "synth");
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    write_synthetic(o, f->out);
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::fprintf(stderr, "wrote %s (+ .oracle.json, .generator.json) in %.1f s\n", f->out.c_str(), secs);
+  };
+}
+
+Runner add_train(CLI::App& app) {
+  struct Flags {
+    ConfigFlags cfg;
+    std::string model, out;
+    bool resume = false;
+  };
+  auto f = std::make_shared<Flags>();
+  f->cfg.add(app);
+  app.add_option("--model", f->model, "model name (see `robustmsa models`)");
+  app.add_option("--out", f->out, "run directory; each seed goes to OUT/seed_<seed>");
+  app.add_flag("--resume", f->resume, "continue interrupted runs from their checkpoint");
+  return [f] {
+    ExperimentConfig cfg = f->cfg.resolve(f->model);
+    if (f->cfg.dump) return print_config(cfg);
+    if (f->out.empty()) throw UsageError("train: --out RUN is required");
+    resolved_model_options(cfg);  // unknown model keys fail before any data is read
+    int threads = configure_threads(cfg.train.threads);
+    PreparedData data = prepare_data(cfg.data);
+    std::fprintf(stderr, "data %s: %ld/%ld/%ld samples, %s, threads %d\n", cfg.data.path.c_str(),
+                 static_cast<long>(data.tensors[0].n), static_cast<long>(data.tensors[1].n),
+                 static_cast<long>(data.tensors[2].n), task_name(data.info.task), threads);
+    std::vector<RunResult> results;
+    for (int64_t seed : cfg.train.seeds)
+      results.push_back(train_run(cfg, cfg.model, seed, data, seed_dir(f->out, seed), f->resume));
+    print_and_write_report(results, (fs::path(f->out) / "report").string(), cfg.data.path);
+  };
+}
+
+Runner add_eval(CLI::App& app) {
+  struct Flags {
+    std::string run, suite = "paper", data;
+    int64_t threads = 0, mask_seed = -1;
+  };
+  auto f = std::make_shared<Flags>();
+  app.add_option("--run", f->run, "a run directory, or a directory of runs (all seeds)")->required();
+  app.add_option("--suite", f->suite, "paper, mmsa or gcnet")->capture_default_str();
+  app.add_option("--data", f->data, "feature file (default: the one the run was trained on)");
+  app.add_option("--mask-seed", f->mask_seed, "evaluation mask seed (default: the run's)");
+  app.add_option("--threads", f->threads, "intra-op threads (0 = all cores)");
+  return [f] {
+    std::vector<Condition> conditions = suite_conditions(f->suite);
+    configure_threads(f->threads);
+    std::vector<std::string> runs = find_runs(f->run);
+    std::unique_ptr<PreparedData> data;
+    std::vector<RunResult> results;
+    for (const auto& dir : runs) {
+      LoadedRun cfg_only = read_run_config(dir);
+      std::string path = f->data.empty() ? cfg_only.config.data.path : f->data;
+      if (!data || data->info.path != path) {
+        DataSection ds = cfg_only.config.data;
+        ds.path = path;
+        data = std::make_unique<PreparedData>(prepare_data(ds));
+      }
+      LoadedRun run = load_run(dir, data->spec);
+      int64_t mask_seed = f->mask_seed >= 0 ? f->mask_seed : run.config.eval.mask_seed;
+      RunResult r;
+      r.variant = run.variant;
+      r.model = run.config.model;
+      r.seed = run.seed;
+      r.suite = f->suite;
+      r.split = "test";
+      r.task = task_name(data->info.task);
+      r.data_path = data->info.path;
+      r.data_sha256 = data->info.sha256;
+      r.conditions = evaluate_conditions(*run.model, data->split(SplitId::kTest),
+                                         data->tensor(SplitId::kTest), conditions,
+                                         static_cast<uint64_t>(mask_seed),
+                                         run.config.eval.batch_size, data->info.task);
+      std::string name = f->suite == run.config.eval.suite ? "results.json" : "results_" + f->suite + ".json";
+      std::string out = (fs::path(dir) / name).string();
+      std::string text = run_result_to_json(r).dump(2) + "\n";
+      if (fs::exists(out) && read_file(out) != text)
+        std::fprintf(stderr, "note: %s differs from this evaluation; kept the old file, wrote %s.new\n",
+                     out.c_str(), out.c_str());
+      write_file_atomic(fs::exists(out) && read_file(out) != text ? out + ".new" : out, text);
+      std::fprintf(stderr, "evaluated %s (%s seed %ld) on %zu conditions\n", dir.c_str(),
+                   run.variant.c_str(), static_cast<long>(run.seed), conditions.size());
+      results.push_back(std::move(r));
+    }
+    std::string report_dir = (fs::path(f->run) / ("report_" + f->suite)).string();
+    print_and_write_report(results, report_dir, data ? data->info.path : "");
+  };
+}
+
+Runner add_compare(CLI::App& app) {
+  struct Flags {
+    ConfigFlags cfg;
+    std::string models = "umdf", out, suite;
+  };
+  auto f = std::make_shared<Flags>();
+  f->cfg.add(app);
+  app.add_option("--models", f->models,
+                 "comma-separated models or variants, e.g. umdf,umdf:distill=false,mult, or all")
+      ->capture_default_str();
+  app.add_option("--suite", f->suite, "evaluation suite (default eval.suite: paper)");
+  app.add_option("--out", f->out, "output directory: OUT/<variant>/seed_<seed>, OUT/report")->required();
+  return [f] {
+    std::vector<Variant> variants = parse_variants(f->models);
+    std::vector<ExperimentConfig> configs;
+    for (const auto& v : variants) {
+      ExperimentConfig cfg = f->cfg.resolve(v.model);
+      for (const auto& s : v.sets) cfg.apply_set(s);
+      if (!f->suite.empty()) cfg.apply_set("eval.suite=" + f->suite);
+      resolved_model_options(cfg);  // fail on bad options before any training
+      configs.push_back(cfg);
+    }
+    if (f->cfg.dump) {
+      for (const auto& c : configs) print_config(c);
+      return;
+    }
+    int threads = configure_threads(configs.front().train.threads);
+    PreparedData data = prepare_data(configs.front().data);
+    std::fprintf(stderr, "compare: %zu variant(s) x %zu seed(s) on %s (threads %d)\n", variants.size(),
+                 configs.front().train.seeds.size(), configs.front().data.path.c_str(), threads);
+    auto t0 = std::chrono::steady_clock::now();
+    std::vector<RunResult> results;
+    for (std::size_t i = 0; i < variants.size(); ++i) {
+      for (int64_t seed : configs[i].train.seeds) {
+        std::string dir = seed_dir((fs::path(f->out) / slug(variants[i].label)).string(), seed);
+        std::string done = (fs::path(dir) / "results.json").string();
+        if (fs::exists(done)) {
+          std::fprintf(stderr, "%s seed %ld: already finished, reading %s\n", variants[i].label.c_str(),
+                       static_cast<long>(seed), done.c_str());
+          results.push_back(read_run_result(done));
+          continue;
+        }
+        results.push_back(train_run(configs[i], variants[i].label, seed, data, dir, /*resume=*/true));
+      }
+    }
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::fprintf(stderr, "compare finished in %.0f s\n", secs);
+    print_and_write_report(results, (fs::path(f->out) / "report").string(), configs.front().data.path);
+  };
+}
+
+Runner add_report(CLI::App& app) {
+  struct Flags {
+    std::string dir, out, oracle;
+  };
+  auto f = std::make_shared<Flags>();
+  app.add_option("DIR", f->dir, "directory holding run directories (results*.json)")->required();
+  app.add_option("--out", f->out, "where to write the report (default DIR/report)");
+  app.add_option("--oracle", f->oracle, "oracle JSON (default: <data>.oracle.json when it exists)");
+  return [f] {
+    std::vector<RunResult> all = collect_results(f->dir);
+    if (all.empty()) throw DataError(str("report: no results*.json under '", f->dir, "'"));
+    // One report per suite.
+    std::map<std::string, std::vector<RunResult>> by_suite;
+    for (auto& r : all) by_suite[r.suite].push_back(r);
+    for (auto& [suite, results] : by_suite) {
+      std::string out = f->out.empty() ? (fs::path(f->dir) / "report").string() : f->out;
+      if (by_suite.size() > 1) out += "_" + suite;
+      std::optional<RunResult> oracle =
+          f->oracle.empty() ? oracle_for(results.front().data_path, suite) : read_oracle(f->oracle, suite);
+      Report report = build_report(results, oracle, ReportOptions{});
+      write_report(report, out);
+      std::cout << format_terminal_table(report) << "\nreport written to " << out << "/report.md\n";
+    }
+  };
+}
+
+Runner add_predict(CLI::App& app) {
+  struct Flags {
+    std::string run, input, split = "test";
+    int64_t threads = 0;
+  };
+  auto f = std::make_shared<Flags>();
+  app.add_option("--run", f->run, "a run directory (seed_<seed>)")->required();
+  app.add_option("--input", f->input,
+                 "features: a JSON file {\"samples\": [{\"text\": [[...]], \"audio\": null, ...}]} "
+                 "or a pickle in a supported layout")
+      ->required();
+  app.add_option("--split", f->split, "split of a pickle input")->capture_default_str();
+  app.add_option("--threads", f->threads, "intra-op threads (0 = all cores)");
+  return [f] {
+    configure_threads(f->threads);
+    std::vector<std::string> runs = find_runs(f->run);
+    if (runs.size() != 1)
+      throw UsageError(str("predict --run '", f->run, "': expected one run directory, found ", runs.size()));
+    LoadedRun cfg_only = read_run_config(runs[0]);
+    InputSpec spec = run_input_spec(runs[0]);
+    LoadedRun run = load_run(runs[0], spec);
+    PredictInput in = read_predict_input(f->input, f->split, spec);
+    std::cout << predict_json(*run.model, in, spec).dump(2) << "\n";
+  };
+}
+
+}  // namespace robustmsa::cli

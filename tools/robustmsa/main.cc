@@ -1,0 +1,60 @@
+// robustmsa — multimodal sentiment analysis under uncertain missing modalities.
+// Exit codes: 0 success, 1 runtime or data error, 2 usage or configuration error.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <exception>
+#include <map>
+
+#include "tools/robustmsa/commands.h"
+#include "util/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"robustmsa: multimodal sentiment analysis that stays accurate when modalities go "
+               "missing (UMDF and baselines, on LibTorch)"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "robustmsa 0.1.0");
+  using robustmsa::cli::Runner;
+  std::map<CLI::App*, Runner> runners;
+  auto add = [&](const char* name, const char* help, Runner (*reg)(CLI::App&)) {
+    CLI::App* sub = app.add_subcommand(name, help);
+    runners[sub] = reg(*sub);
+  };
+  add("models", "list the registered models with their papers and default options",
+      robustmsa::cli::add_models);
+  add("inspect", "show a feature file: layout, splits, shapes, dtypes, NaN/inf counts, labels",
+      robustmsa::cli::add_inspect);
+  add("synth", "write a synthetic benchmark in the real file formats, with its oracle",
+      robustmsa::cli::add_synth);
+  add("train", "train one model (one run directory per seed)", robustmsa::cli::add_train);
+  add("eval", "evaluate trained runs on a suite (paper, mmsa, gcnet)", robustmsa::cli::add_eval);
+  add("compare", "train and evaluate several models/variants over seeds, then report",
+      robustmsa::cli::add_compare);
+  add("report", "aggregate results under a directory into tables and plots",
+      robustmsa::cli::add_report);
+  add("predict", "predict with a trained run on new features (any subset of modalities)",
+      robustmsa::cli::add_predict);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  try {
+    for (auto& [sub, run] : runners)
+      if (sub->parsed()) run();
+  } catch (const robustmsa::UsageError& e) {
+    std::fprintf(stderr, "robustmsa: usage error: %s\n", e.what());
+    return 2;
+  } catch (const robustmsa::ConfigError& e) {
+    std::fprintf(stderr, "robustmsa: configuration error: %s\n", e.what());
+    return 2;
+  } catch (const robustmsa::DataError& e) {
+    std::fprintf(stderr, "robustmsa: data error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "robustmsa: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
