@@ -1,0 +1,43 @@
+// The one model registry table (DESIGN §5, STYLE: "one explicit registry table"). Adding a model
+// means adding one row here; tests/torch/registry_test.cc then runs every common test on it.
+#include <torch/torch.h>
+
+#include "config/options.h"
+#include "nn/lf_dnn.h"
+#include "nn/model.h"
+#include "nn/mult.h"
+#include "nn/umdf.h"
+
+namespace robustmsa {
+
+namespace {
+
+// A registry row for a model with options struct `Options` and module `Impl`.
+template <class Options, class Impl>
+ModelEntry make_entry(std::string name, std::string paper, Objective objective) {
+  ModelEntry e;
+  e.name = std::move(name);
+  e.paper = std::move(paper);
+  e.default_options = [] { return options_to_json(Options{}); };
+  e.make = [](const nlohmann::json& options, const InputSpec& spec) -> std::shared_ptr<Model> {
+    Options o;
+    options_from_json(o, options, "model");  // ConfigError on unknown keys, then validate()
+    return std::make_shared<Impl>(o, spec);
+  };
+  e.objective = std::move(objective);
+  return e;
+}
+
+}  // namespace
+
+const std::vector<ModelEntry>& model_registry() {
+  static const std::vector<ModelEntry> registry = {
+      make_entry<UmdfOptions, UmdfImpl>("umdf", "Li, Yang, et al., AAAI 2024", umdf_objective),
+      make_entry<LfDnnOptions, LfDnnImpl>("lf_dnn", "Williams et al., ACL 2018 workshop (MMSA)",
+                                          supervised_objective),
+      make_entry<MultOptions, MultImpl>("mult", "Tsai et al., ACL 2019", supervised_objective),
+  };
+  return registry;
+}
+
+}  // namespace robustmsa

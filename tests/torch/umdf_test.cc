@@ -1,0 +1,358 @@
+// UMDF-specific tests: option validation, the loss parts each switch produces, bidirectional vs
+// stop-gradient distillation, every ablation switch, masking of absent modalities and the
+// consistency measures. The common model tests run from registry_test.cc.
+#include "nn/umdf.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "nn/lf_dnn.h"
+#include "nn/model.h"
+#include "util/error.h"
+
+namespace robustmsa {
+namespace {
+
+InputSpec spec_of(Task task, bool aligned) {
+  InputSpec spec;
+  spec.dim = {7, 5, 3};
+  spec.len = aligned ? std::array<int64_t, 3>{6, 6, 6} : std::array<int64_t, 3>{6, 8, 5};
+  spec.task = task;
+  return spec;
+}
+
+Batch batch_of(const InputSpec& spec, int64_t b, uint64_t seed) {
+  torch::manual_seed(seed);
+  Batch batch;
+  for (int m = 0; m < kNumModalities; ++m) {
+    const int64_t t = spec.len[m];
+    auto lengths = (t - torch::arange(b) % 2).clamp_min(1);
+    batch.valid[m] = torch::arange(t).unsqueeze(0) < lengths.unsqueeze(1);  // (B, T)
+    batch.keep[m] = torch::ones({b, t}, torch::kBool);
+    batch.x[m] = torch::randn({b, t, spec.dim[m]}) * batch.valid[m].unsqueeze(-1);
+  }
+  batch.present = torch::ones({b, 3}, torch::kBool);
+  batch.label =
+      spec.task == Task::kIemocap ? torch::randint(0, 2, {b, 4}, torch::kLong) : torch::randn({b});
+  batch.index = torch::arange(b);
+  return batch;
+}
+
+// Row i loses modality i % 3 entirely (masks, presence and features).
+Batch drop_one_modality_per_row(const Batch& in) {
+  Batch out = in;
+  out.present = in.present.clone();
+  for (int m = 0; m < kNumModalities; ++m) {
+    out.keep[m] = in.keep[m].clone();
+    out.x[m] = in.x[m].clone();
+  }
+  for (int64_t i = 0; i < in.size(); ++i) {
+    const int m = static_cast<int>(i % 3);
+    out.keep[m][i].fill_(false);
+    out.x[m][i].zero_();
+    out.present[i][m] = false;
+  }
+  return out;
+}
+
+nlohmann::json tiny(nlohmann::json extra = nlohmann::json::object(), bool no_dropout = false) {
+  nlohmann::json j = {{"width", 8}, {"heads", 2}, {"encoder_layers", 1}, {"mcim_blocks", 1}};
+  if (no_dropout)
+    for (const char* k :
+         {"attn_dropout", "relu_dropout", "res_dropout", "embed_dropout", "output_dropout"})
+      j[k] = 0.0;
+  for (auto it = extra.begin(); it != extra.end(); ++it) j[it.key()] = it.value();
+  return j;
+}
+
+std::shared_ptr<UmdfImpl> make_umdf(const nlohmann::json& options, const InputSpec& spec,
+                                    uint64_t seed = 4) {
+  torch::manual_seed(seed);
+  UmdfOptions o;
+  options_from_json(o, options, "model");
+  return std::make_shared<UmdfImpl>(o, spec);
+}
+
+std::vector<std::string> part_names(const Losses& l) {
+  std::vector<std::string> names;
+  for (const auto& p : l.parts) names.push_back(p.first);
+  return names;
+}
+
+double part(const Losses& l, const std::string& name) {
+  for (const auto& p : l.parts)
+    if (p.first == name) return p.second.item<double>();
+  ADD_FAILURE() << "no part " << name;
+  return 0;
+}
+
+bool all_finite(const torch::Tensor& t) { return torch::isfinite(t).all().item<bool>(); }
+
+ObjectiveContext context(Task task) {
+  ObjectiveContext ctx;
+  ctx.task = task;
+  ctx.missing_view = drop_one_modality_per_row;
+  return ctx;
+}
+
+std::vector<torch::Tensor> gradients(Model& model) {
+  std::vector<torch::Tensor> grads;
+  for (const auto& p : model.parameters())
+    grads.push_back(p.grad().defined() ? p.grad().clone() : torch::zeros_like(p));
+  return grads;
+}
+
+TEST(UmdfOptionsTest, DefaultsFollowTheSiblingProtocol) {
+  const nlohmann::json d = find_model("umdf").default_options();
+  EXPECT_EQ(d.at("width"), 40);
+  EXPECT_EQ(d.at("heads"), 10);
+  EXPECT_EQ(d.at("kernel"), 3);
+  for (const char* k : {"coarse", "fine", "dfim", "distill", "feature_loss"})
+    EXPECT_EQ(d.at(k), true) << k;
+  EXPECT_EQ(d.at("stop_grad_complete"), false);
+  EXPECT_EQ(d.at("feature_loss_kind"), "mse");
+}
+
+TEST(UmdfOptionsTest, HeadsMustDivideTheWidth) {
+  try {
+    find_model("umdf").make({{"heads", 3}}, spec_of(Task::kRegression, true));
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("hidden width 40 is not divisible by heads 3"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(UmdfOptionsTest, ImpossibleValuesAreConfigErrors) {
+  const InputSpec spec = spec_of(Task::kRegression, false);
+  const auto& e = find_model("umdf");
+  for (const nlohmann::json& bad :
+       {nlohmann::json{{"feature_loss_kind", "l2"}}, nlohmann::json{{"dfim_concat", "stack"}},
+        nlohmann::json{{"tau", 0.0}}, nlohmann::json{{"kernel", 4}},
+        nlohmann::json{{"attn_dropout", 1.0}}, nlohmann::json{{"alpha", -1.0}},
+        nlohmann::json{{"encoder_layers", 0}}, nlohmann::json{{"coarse", 1}}})
+    EXPECT_THROW(e.make(bad, spec), ConfigError) << bad.dump();
+  // Per-frame feature concatenation is impossible for unaligned lengths.
+  EXPECT_THROW(e.make({{"dfim_concat", "feature"}}, spec), ConfigError);
+}
+
+TEST(UmdfOptionsTest, AutoConcatenationDependsOnAlignment) {
+  EXPECT_TRUE(make_umdf(tiny(), spec_of(Task::kRegression, true))->dfim_by_feature());
+  EXPECT_FALSE(make_umdf(tiny(), spec_of(Task::kRegression, false))->dfim_by_feature());
+  EXPECT_FALSE(make_umdf(tiny({{"dfim_concat", "time"}}), spec_of(Task::kRegression, true))
+                   ->dfim_by_feature());
+}
+
+TEST(UmdfObjectiveTest, LossPartsFollowTheSwitches) {
+  const InputSpec spec = spec_of(Task::kRegression, true);
+  const Batch batch = batch_of(spec, 6, 1);
+  struct Case {
+    nlohmann::json options;
+    std::vector<std::string> parts;
+  };
+  const std::vector<Case> cases = {
+      {tiny(), {"task", "task_missing", "pred", "feat"}},
+      {tiny({{"feature_loss", false}}), {"task", "task_missing", "pred"}},
+      {tiny({{"distill", false}}), {"task", "task_missing"}},
+      {tiny({{"distill", false}, {"feature_loss", true}}), {"task", "task_missing"}},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.options.dump());
+    auto model = make_umdf(c.options, spec);
+    model->train();
+    ObjectiveContext ctx = context(Task::kRegression);
+    Losses l = umdf_objective(*model, batch, ctx);
+    EXPECT_EQ(part_names(l), c.parts);
+    const UmdfOptions& o = model->options();
+    double expected = part(l, "task") + part(l, "task_missing");
+    if (o.distill) expected += o.alpha * part(l, "pred");
+    if (o.distill && o.feature_loss) expected += o.beta * part(l, "feat");
+    EXPECT_NEAR(l.total.item<double>(), expected, 1e-5);
+  }
+}
+
+TEST(UmdfObjectiveTest, IdenticalViewsHaveZeroConsistencyAndMatchSeparatePasses) {
+  const InputSpec spec = spec_of(Task::kIemocap, false);
+  const Batch batch = batch_of(spec, 5, 2);
+  for (const char* kind : {"mse", "kl", "mmd"}) {
+    SCOPED_TRACE(kind);
+    auto model = make_umdf(tiny({{"feature_loss_kind", kind}}, /*no_dropout=*/true), spec);
+    model->train();  // no dropout: both halves of the stacked batch see the same function
+    ObjectiveContext ctx;
+    ctx.task = Task::kIemocap;
+    ctx.missing_view = [](const Batch& b) { return b; };
+    Losses l = umdf_objective(*model, batch, ctx);
+    EXPECT_NEAR(part(l, "pred"), 0.0, 1e-6);
+    EXPECT_NEAR(part(l, "feat"), 0.0, 1e-5);
+    EXPECT_NEAR(part(l, "task"), part(l, "task_missing"), 1e-6);
+    // Rows do not interact: the stacked pass equals a pass over the batch alone.
+    torch::NoGradGuard no_grad;
+    auto alone = model->forward(batch).prediction;
+    auto task_alone = task_loss(alone, batch.label, Task::kIemocap).item<double>();
+    EXPECT_NEAR(task_alone, part(l, "task"), 1e-5);
+  }
+}
+
+TEST(UmdfObjectiveTest, StopGradOnTheCompleteViewChangesOnlyTheConsistencyGradients) {
+  const InputSpec spec = spec_of(Task::kRegression, true);
+  const Batch batch = batch_of(spec, 6, 3);
+  auto grads_with = [&](nlohmann::json extra) {
+    auto model = make_umdf(tiny(extra, /*no_dropout=*/true), spec, 9);
+    model->train();
+    ObjectiveContext ctx = context(Task::kRegression);
+    umdf_objective(*model, batch, ctx).total.backward();
+    return gradients(*model);
+  };
+  auto same = [](const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+    for (size_t i = 0; i < a.size(); ++i)
+      if (!torch::allclose(a[i], b[i], 1e-5, 1e-7)) return false;
+    return true;
+  };
+  auto bidirectional = grads_with({{"beta", 1.0}});
+  auto stopped = grads_with({{"beta", 1.0}, {"stop_grad_complete", true}});
+  EXPECT_FALSE(same(bidirectional, stopped));
+  // Without consistency terms the switch has nothing to act on.
+  auto plain = grads_with({{"alpha", 0.0}, {"beta", 0.0}});
+  auto plain_stopped = grads_with({{"alpha", 0.0}, {"beta", 0.0}, {"stop_grad_complete", true}});
+  EXPECT_TRUE(same(plain, plain_stopped));
+}
+
+TEST(UmdfObjectiveTest, EveryAblationSwitchBuildsAndTrains) {
+  std::vector<nlohmann::json> variants;
+  for (bool coarse : {true, false})
+    for (bool fine : {true, false})
+      for (bool dfim : {true, false})
+        variants.push_back(tiny({{"coarse", coarse}, {"fine", fine}, {"dfim", dfim}}));
+  variants.push_back(tiny({{"mcim_blocks", 0}}));
+  variants.push_back(tiny({{"mcim_blocks", 2}, {"encoder_layers", 2}}));
+  variants.push_back(tiny({{"dfim_concat", "time"}}));
+  variants.push_back(tiny({{"stop_grad_complete", true}}));
+  variants.push_back(tiny({{"feature_loss_kind", "kl"}}));
+  variants.push_back(tiny({{"feature_loss_kind", "mmd"}}));
+  for (Task task : {Task::kRegression, Task::kIemocap}) {
+    const InputSpec spec = spec_of(task, true);
+    const Batch batch = batch_of(spec, 4, 5);
+    for (const auto& v : variants) {
+      SCOPED_TRACE(v.dump() + " " + task_name(task));
+      auto model = make_umdf(v, spec);
+      model->train();
+      ObjectiveContext ctx = context(task);
+      Losses l = umdf_objective(*model, batch, ctx);
+      ASSERT_TRUE(all_finite(l.total));
+      l.total.backward();
+      for (const auto& p : model->named_parameters()) {
+        ASSERT_TRUE(p.value().grad().defined()) << p.key();
+        EXPECT_TRUE(all_finite(p.value().grad())) << p.key();
+      }
+      model->eval();
+      torch::NoGradGuard no_grad;
+      EXPECT_TRUE(all_finite(model->forward(drop_one_modality_per_row(batch)).prediction));
+    }
+  }
+}
+
+TEST(UmdfModelTest, SwitchedOffPartsHaveNoParameters) {
+  const InputSpec spec = spec_of(Task::kRegression, true);
+  auto count = [&](const nlohmann::json& o) {
+    std::set<std::string> names;
+    for (const auto& p : make_umdf(o, spec)->named_parameters()) names.insert(p.key());
+    return names;
+  };
+  auto has = [](const std::set<std::string>& names, const std::string& part) {
+    for (const auto& n : names)
+      if (n.find(part) != std::string::npos) return true;
+    return false;
+  };
+  const auto full = count(tiny());
+  EXPECT_TRUE(has(full, "coarse_attn") && has(full, "fine_attn") && has(full, "dfim."));
+  EXPECT_FALSE(has(count(tiny({{"coarse", false}})), "coarse_attn"));
+  EXPECT_FALSE(has(count(tiny({{"fine", false}})), "fine_attn"));
+  EXPECT_FALSE(has(count(tiny({{"dfim", false}})), "dfim."));
+  EXPECT_FALSE(has(count(tiny({{"mcim_blocks", 0}})), "mcim."));
+  // Checkpoint names follow the paper's parts.
+  EXPECT_TRUE(has(full, "encoders.0.") && has(full, "mcim.blocks.") && has(full, "head."));
+}
+
+TEST(UmdfModelTest, AnAbsentModalityCannotLeakIntoTheOutput) {
+  for (bool aligned : {true, false}) {
+    const InputSpec spec = spec_of(Task::kRegression, aligned);
+    auto model = make_umdf(tiny(), spec);
+    model->eval();
+    torch::NoGradGuard no_grad;
+    const Batch batch = batch_of(spec, 3, 6);
+    for (int m = 0; m < kNumModalities; ++m) {
+      SCOPED_TRACE(str(kModalityNames[m], aligned ? " aligned" : " unaligned"));
+      Batch zeros = batch;
+      zeros.present = batch.present.clone();
+      zeros.present.select(1, m).fill_(false);
+      zeros.keep[m] = torch::zeros_like(batch.keep[m]);
+      zeros.x[m] = torch::zeros_like(batch.x[m]);
+      Batch garbage = zeros;
+      garbage.x[m] = torch::randn(batch.x[m].sizes()) * 100;
+      auto a = model->forward(zeros), b = model->forward(garbage);
+      EXPECT_TRUE(torch::allclose(a.prediction, b.prediction, 1e-5, 1e-6));
+      EXPECT_TRUE(torch::allclose(a.features["fused"], b.features["fused"], 1e-5, 1e-6));
+      EXPECT_EQ(a.features[kModalityNames[m]].abs().sum().item<float>(), 0.0f);
+    }
+  }
+}
+
+TEST(UmdfObjectiveTest, MisuseIsARunError) {
+  const InputSpec spec = spec_of(Task::kRegression, true);
+  const Batch batch = batch_of(spec, 2, 1);
+  auto umdf = make_umdf(tiny(), spec);
+  ObjectiveContext no_view;
+  EXPECT_THROW(umdf_objective(*umdf, batch, no_view), RunError);
+  torch::manual_seed(1);
+  auto lf = find_model("lf_dnn").make(nlohmann::json::object(), spec);
+  ObjectiveContext ctx = context(Task::kRegression);
+  EXPECT_THROW(umdf_objective(*lf, batch, ctx), RunError);
+}
+
+TEST(UmdfConsistencyTest, FeatureMeasuresAreZeroOnIdenticalInputsAndPositiveOtherwise) {
+  torch::manual_seed(0);
+  auto a = torch::randn({6, 5});
+  auto b = a + 0.5 * torch::randn({6, 5});
+  for (const char* kind : {"mse", "kl", "mmd"}) {
+    SCOPED_TRACE(kind);
+    EXPECT_NEAR(feature_consistency(a, a, kind, 2.0).item<double>(), 0.0, 1e-6);
+    EXPECT_GT(feature_consistency(a, b, kind, 2.0).item<double>(), 1e-4);
+    EXPECT_EQ(feature_consistency(a.narrow(0, 0, 0), b.narrow(0, 0, 0), kind, 2.0).item<double>(),
+              0.0);
+  }
+  EXPECT_NEAR(feature_consistency(a, b, "kl", 1.0).item<double>(),
+              feature_consistency(b, a, "kl", 1.0).item<double>(), 1e-6);
+  EXPECT_NEAR(feature_consistency(a, b, "mse", 1.0).item<double>(),
+              (a - b).pow(2).mean().item<double>(), 1e-6);
+  // Identical rows: the MMD's distance computation must not produce NaN gradients.
+  auto z = torch::zeros({3, 4}, torch::requires_grad());
+  feature_consistency(z, z * 1.0, "mmd", 1.0).backward();
+  EXPECT_TRUE(all_finite(z.grad()));
+  EXPECT_THROW(feature_consistency(a, b, "cosine", 1.0), ConfigError);
+}
+
+TEST(UmdfConsistencyTest, PredictionConsistencyIsMseOrSymmetricSoftenedKl) {
+  auto p = torch::tensor({1.0f, 2.0f}), q = torch::tensor({0.0f, 2.0f});
+  EXPECT_NEAR(prediction_consistency(p, q, Task::kRegression, 2.0).item<double>(), 0.5, 1e-6);
+  torch::manual_seed(1);
+  auto s = torch::randn({3, 4, 2}), t = torch::randn({3, 4, 2});
+  const double st = prediction_consistency(s, t, Task::kIemocap, 2.0).item<double>();
+  EXPECT_GT(st, 0.0);
+  EXPECT_NEAR(st, prediction_consistency(t, s, Task::kIemocap, 2.0).item<double>(), 1e-6);
+  EXPECT_NEAR(prediction_consistency(s, s, Task::kIemocap, 2.0).item<double>(), 0.0, 1e-7);
+  // By hand for one emotion: KL between softmax(z / tau) of [0, 0] and [2, 0] at tau = 2.
+  auto a = torch::zeros({1, 1, 2}), b = torch::tensor({2.0f, 0.0f}).view({1, 1, 2});
+  const double p1 = 1 / (1 + std::exp(-1.0));  // softmax([1, 0])[0]
+  const double kl_ab = 0.5 * std::log(0.5 / p1) + 0.5 * std::log(0.5 / (1 - p1));
+  const double kl_ba = p1 * std::log(p1 / 0.5) + (1 - p1) * std::log((1 - p1) / 0.5);
+  EXPECT_NEAR(prediction_consistency(a, b, Task::kIemocap, 2.0).item<double>(),
+              0.5 * (kl_ab + kl_ba) * 4.0, 1e-6);
+}
+
+}  // namespace
+}  // namespace robustmsa
