@@ -7,6 +7,7 @@
 
 #include <cmath>
 
+#include "nn/small_matmul.h"
 #include "util/error.h"
 
 namespace robustmsa {
@@ -116,12 +117,9 @@ torch::Tensor MaskedAttentionImpl::forward(const torch::Tensor& query, const tor
   // Every full-size (B, H, Tq, Tk) pass costs as much as the matmul itself on CPU, so the scale
   // is folded into q, the mask is one broadcast add, and the empty-row fix and the dropout
   // rescaling are applied to the (B, H, Tq, dh) output rather than to the weights.
-  // LibTorch 1.13 runs a CPU bmm as one small GEMM per (batch, head); with only a few keys
-  // (MCIM's utterance summaries) a broadcast product is much cheaper than B * H GEMM calls.
-  const bool few_keys = tk <= 4;
+  // small_matmul runs all (batch, head) products in one pass (see nn/small_matmul.h).
   auto qs = q * scale;
-  auto scores = few_keys ? (qs.unsqueeze(3) * k.unsqueeze(2)).sum(-1)  // (B, H, Tq, Tk)
-                         : torch::matmul(qs, k.transpose(-2, -1));     // (B, H, Tq, Tk)
+  auto scores = small_matmul(qs, k.transpose(-2, -1));  // (B, H, Tq, Tk)
   auto weights = torch::softmax(scores.to(torch::kFloat32) + bias, -1).to(q.dtype());
   double rescale = 1.0;
   if (is_training() && dropout_ > 0) {
@@ -131,8 +129,7 @@ torch::Tensor MaskedAttentionImpl::forward(const torch::Tensor& query, const tor
     weights = weights * keep;
     rescale = 1.0 / (1.0 - dropout_);
   }
-  out = few_keys ? (weights.unsqueeze(-1) * v.unsqueeze(2)).sum(3)  // (B, H, Tq, dh)
-                 : torch::matmul(weights, v);                       // (B, H, Tq, dh)
+  out = small_matmul(weights, v);  // (B, H, Tq, dh)
   if (rescale != 1.0) out = out * rescale;
 #endif
   out = out * has_key;                               // rows without a usable key -> 0

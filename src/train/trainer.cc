@@ -244,8 +244,10 @@ RunResult train_run(const ExperimentConfig& config, const std::string& variant, 
       double loss = losses.total.item<double>();
       if (!std::isfinite(loss))
         throw RunError(str("non-finite loss (", loss, ") at epoch ", epoch + 1, " step ", step + 1,
-                           " of run '", run_dir, "'; the last good checkpoint '", ckpt_path,
-                           "' is intact (", start_epoch == 0 && epoch == 0 ? "none written yet" : "resume from it with a lower train.lr"), ")"));
+                           " of run '", run_dir, "'; ",
+                           epoch == 0 ? std::string("no checkpoint was written yet")
+                                      : "the last good checkpoint '" + ckpt_path +
+                                            "' is intact (resume it, e.g. with a lower train.lr)"));
       optimizer->zero_grad();
       losses.total.backward();
       double max_norm = tc.grad_clip > 0 ? tc.grad_clip : std::numeric_limits<double>::infinity();
@@ -336,11 +338,10 @@ RunResult train_run(const ExperimentConfig& config, const std::string& variant, 
   result.task = task_name(task);
   result.data_path = data.info.path;
   result.data_sha256 = data.info.sha256;
-  result.selected_epoch = best_epoch + 1;
   result.conditions = evaluate_conditions(*model, data.split(SplitId::kTest), data.tensor(SplitId::kTest),
                                           conditions, static_cast<uint64_t>(config.eval.mask_seed),
                                           config.eval.batch_size, task);
-  write_file_atomic(results_path, run_result_to_json(result).dump(2) + "\n");
+  write_results(result, results_path);
   return result;
 }
 

@@ -1,4 +1,4 @@
-#include "tools/robustmsa/commands.h"
+#include "commands.h"
 
 #include <chrono>
 #include <cstdio>
@@ -39,7 +39,7 @@ struct ConfigFlags {
         ->check(CLI::ExistingFile);
     app.add_option("--set", sets, "override one option: section.key=value (e.g. train.lr=1e-3)");
     app.add_option("--seeds", seeds,
-                   "a count N (the first N of 1111, 1112, ...) or a comma-separated list");
+                   "a count N < 1000 (the seeds 1111 ... 1110+N), one seed, or a comma-separated list");
     app.add_option("--threads", threads, "intra-op threads (default: train.threads, 0 = all cores)");
     app.add_flag("--dump-config", dump, "print the resolved configuration and exit");
   }
@@ -65,7 +65,8 @@ struct ConfigFlags {
     try {
       if (text.find(',') == std::string::npos) {
         int64_t n = std::stoll(text);
-        if (n < 1 || n > 1000) throw std::invalid_argument("count");
+        if (n < 1) throw std::invalid_argument("count");
+        if (n >= 1000) return {n};  // one seed (seeds are 1111-style numbers)
         for (int64_t i = 0; i < n; ++i) out.push_back(1111 + i);
         return out;
       }
@@ -74,7 +75,7 @@ struct ConfigFlags {
       while (std::getline(ss, part, ',')) out.push_back(std::stoll(part));
     } catch (const std::exception&) {
       throw UsageError(str("--seeds '", text,
-                           "': expected a count in [1, 1000] or a comma-separated list of integers"));
+                           "': expected a count below 1000, one seed (>= 1000) or a comma-separated list"));
     }
     return out;
   }
@@ -152,10 +153,22 @@ std::vector<std::string> find_runs(const std::string& path) {
   return runs;
 }
 
-std::optional<RunResult> oracle_for(const std::string& data_path, const std::string& suite) {
-  std::string path = data_path + ".oracle.json";
-  if (data_path.empty() || !fs::exists(path)) return std::nullopt;
-  return read_oracle(path, suite);
+// The synthetic benchmark's oracle for `suite`, from the given file or from <data>.oracle.json
+// beside the data file; nullopt when there is none for that suite.
+std::optional<RunResult> oracle_for(const std::string& data_path, const std::string& suite,
+                                    const std::string& explicit_path = "") {
+  std::string path = explicit_path.empty() ? data_path + ".oracle.json" : explicit_path;
+  if (explicit_path.empty() && (data_path.empty() || !fs::exists(path))) return std::nullopt;
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(read_file(path));
+  } catch (const nlohmann::json::parse_error& e) {
+    throw DataError(str("oracle file '", path, "': byte offset ", e.byte, ": invalid JSON"));
+  }
+  if (j.value("suite", std::string("paper")) == suite) return oracle_from_json(j, path);
+  if (j.contains("suites") && j["suites"].contains(suite))
+    return oracle_from_json(j["suites"][suite], path + " (suite " + suite + ")");
+  return std::nullopt;
 }
 
 void print_and_write_report(const std::vector<RunResult>& results, const std::string& out_dir,
@@ -217,7 +230,12 @@ Runner add_synth(CLI::App& app) {
     set_option(o, "like", f->like, "synth");
     set_option(o, "layout", f->layout, "synth");
     set_option(o, "seed", std::to_string(f->seed), "synth");
-    if (f->n > 0) apply_train_size(o, f->n);
+    if (f->n > 0) {  // keep the real dataset's split proportions
+      SynthShape shape = resolve_synth(o);
+      o.n_train = f->n;
+      o.n_valid = std::max<int64_t>(8, f->n * shape.n[1] / shape.n[0]);
+      o.n_test = std::max<int64_t>(8, f->n * shape.n[2] / shape.n[0]);
+    }
     for (const auto& s : f->sets) {
       auto eq = s.find('=');
       if (eq == std::string::npos) throw UsageError(str("--set '", s, "': expected key=value"));
@@ -300,7 +318,7 @@ Runner add_eval(CLI::App& app) {
                                          run.config.eval.batch_size, data->info.task);
       std::string name = f->suite == run.config.eval.suite ? "results.json" : "results_" + f->suite + ".json";
       std::string out = (fs::path(dir) / name).string();
-      std::string text = run_result_to_json(r).dump(2) + "\n";
+      std::string text = results_to_json(r).dump(2) + "\n";
       if (fs::exists(out) && read_file(out) != text)
         std::fprintf(stderr, "note: %s differs from this evaluation; kept the old file, wrote %s.new\n",
                      out.c_str(), out.c_str());
@@ -353,7 +371,7 @@ Runner add_compare(CLI::App& app) {
         if (fs::exists(done)) {
           std::fprintf(stderr, "%s seed %ld: already finished, reading %s\n", variants[i].label.c_str(),
                        static_cast<long>(seed), done.c_str());
-          results.push_back(read_run_result(done));
+          results.push_back(read_results(done));
           continue;
         }
         results.push_back(train_run(configs[i], variants[i].label, seed, data, dir, /*resume=*/true));
@@ -382,8 +400,7 @@ Runner add_report(CLI::App& app) {
     for (auto& [suite, results] : by_suite) {
       std::string out = f->out.empty() ? (fs::path(f->dir) / "report").string() : f->out;
       if (by_suite.size() > 1) out += "_" + suite;
-      std::optional<RunResult> oracle =
-          f->oracle.empty() ? oracle_for(results.front().data_path, suite) : read_oracle(f->oracle, suite);
+      std::optional<RunResult> oracle = oracle_for(results.front().data_path, suite, f->oracle);
       Report report = build_report(results, oracle, ReportOptions{});
       write_report(report, out);
       std::cout << format_terminal_table(report) << "\nreport written to " << out << "/report.md\n";
@@ -409,7 +426,6 @@ Runner add_predict(CLI::App& app) {
     std::vector<std::string> runs = find_runs(f->run);
     if (runs.size() != 1)
       throw UsageError(str("predict --run '", f->run, "': expected one run directory, found ", runs.size()));
-    LoadedRun cfg_only = read_run_config(runs[0]);
     InputSpec spec = run_input_spec(runs[0]);
     LoadedRun run = load_run(runs[0], spec);
     PredictInput in = read_predict_input(f->input, f->split, spec);

@@ -6,7 +6,7 @@
 #include <exception>
 #include <map>
 
-#include "tools/robustmsa/commands.h"
+#include "commands.h"
 #include "util/error.h"
 
 int main(int argc, char** argv) {
