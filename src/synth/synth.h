@@ -44,7 +44,7 @@ struct SynthOptions {
   std::vector<double> shared_gain = {1.0, 0.25, 0.25};  // loading scale of the shared factors
   std::vector<double> private_gain = {1.0, 1.0, 1.0};   // loading scale of the private factors
   std::vector<double> noise_sd = {0.7, 0.7, 0.7};       // observation noise at informative dims
-  double distractor_sd = 1.0;                           // sd of every pure-noise value
+  double distractor_sd = 0.3;                           // sd of every pure-noise value
   double label_shared_weight = 1.0;                     // |c_shared|
   std::vector<double> label_private_weight = {0.9, 0.5, 0.5};  // |c_private,m|
   double label_noise_sd = 0.25;  // label = c^T z + N(0, sd^2): the irreducible part

@@ -1,6 +1,7 @@
 #include "train/trainer.h"
 
 #include <torch/torch.h>
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -108,6 +109,13 @@ int configure_threads(int64_t threads) {
   int n = threads > 0 ? static_cast<int>(threads)
                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(n);
+  // LibTorch parallelises over its own intra-op threads and calls BLAS from inside them; an
+  // OpenBLAS that also starts its own threads oversubscribes the cores (measured here: a UMDF
+  // step took 2x longer with 2 + 2 threads than with 1). Keep BLAS single-threaded when the
+  // library is OpenBLAS (looked up at run time, so other BLAS builds are unaffected).
+  using SetThreads = void (*)(int);
+  if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
+    set(1);
   return n;
 }
 
