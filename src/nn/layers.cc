@@ -7,6 +7,7 @@
 
 #include <cmath>
 
+#include "nn/fused_attention.h"
 #include "nn/small_matmul.h"
 #include "util/error.h"
 
@@ -101,38 +102,50 @@ torch::Tensor MaskedAttentionImpl::forward(const torch::Tensor& query, const tor
     auto j = torch::arange(tk, opt).view({1, tk});
     allowed = allowed & (j <= i + shift).view({1, 1, tq, tk});  // (B, 1, Tq, Tk)
   }
-  // Masked keys get a large finite negative bias rather than -inf: a row whose keys are all masked
-  // then has uniform (finite) weights instead of NaN, and its output is zeroed below. Rows with a
-  // usable key are unaffected because exp(-1e9 - max) is exactly 0. The bias is float32 even for
-  // half inputs, where -1e9 would overflow to -inf.
-  auto bias = torch::zeros(allowed.sizes(), query.options().dtype(torch::kFloat32))
-                  .masked_fill(allowed.logical_not(), -1e9);           // (B, 1, 1|Tq, Tk)
-  auto has_key = allowed.any(-1, /*keepdim=*/true).to(query.dtype());  // (B, 1, 1|Tq, 1)
   torch::Tensor out;
-#if TORCH_VERSION_MAJOR >= 2
-  // Fused kernels (flash / memory-efficient attention on CUDA) where LibTorch has them.
-  out = at::scaled_dot_product_attention(q, k, v, bias.to(q.dtype()),
-                                         is_training() ? dropout_ : 0.0, false, scale);
+#if TORCH_VERSION_MAJOR < 2
+  // LibTorch 1.13 has no fused attention: on CPU float32 use ours (see nn/fused_attention.h),
+  // which never materialises the (B, H, Tq, Tk) maps and already outputs 0 for keyless rows.
+  const bool fused = q.device().is_cpu() && q.scalar_type() == torch::kFloat32;
 #else
-  // Every full-size (B, H, Tq, Tk) pass costs as much as the matmul itself on CPU, so the scale
-  // is folded into q, the mask is one broadcast add, and the empty-row fix and the dropout
-  // rescaling are applied to the (B, H, Tq, dh) output rather than to the weights.
-  // small_matmul runs all (batch, head) products in one pass (see nn/small_matmul.h).
-  auto qs = q * scale;
-  auto scores = small_matmul(qs, k.transpose(-2, -1));  // (B, H, Tq, Tk)
-  auto weights = torch::softmax(scores.to(torch::kFloat32) + bias, -1).to(q.dtype());
-  double rescale = 1.0;
-  if (is_training() && dropout_ > 0) {
-    // Inverted dropout with a bool Bernoulli mask (cheaper than torch::dropout's float mask).
-    auto keep = torch::empty(weights.sizes(), weights.options().dtype(torch::kBool))
-                    .bernoulli_(1.0 - dropout_);
-    weights = weights * keep;
-    rescale = 1.0 / (1.0 - dropout_);
-  }
-  out = small_matmul(weights, v);  // (B, H, Tq, dh)
-  if (rescale != 1.0) out = out * rescale;
+  const bool fused = false;
 #endif
-  out = out * has_key;                               // rows without a usable key -> 0
+  if (fused) {
+    out = fused_attention(q, k, v, allowed.to(torch::kBool), scale, dropout_,
+                          is_training());  // (B, H, Tq, dh)
+  } else {
+    // Masked keys get a large finite negative bias rather than -inf: a row whose keys are all
+    // masked then has uniform (finite) weights instead of NaN, and its output is zeroed below. Rows
+    // with a usable key are unaffected because exp(-1e9 - max) is exactly 0. The bias is float32
+    // even for half inputs, where -1e9 would overflow to -inf.
+    auto bias = torch::zeros(allowed.sizes(), query.options().dtype(torch::kFloat32))
+                    .masked_fill(allowed.logical_not(), -1e9);           // (B, 1, 1|Tq, Tk)
+    auto has_key = allowed.any(-1, /*keepdim=*/true).to(query.dtype());  // (B, 1, 1|Tq, 1)
+#if TORCH_VERSION_MAJOR >= 2
+    // Fused kernels (flash / memory-efficient attention on CUDA) where LibTorch has them.
+    out = at::scaled_dot_product_attention(q, k, v, bias.to(q.dtype()),
+                                           is_training() ? dropout_ : 0.0, false, scale);
+#else
+    // Every full-size (B, H, Tq, Tk) pass costs as much as the matmul itself on CPU, so the scale
+    // is folded into q, the mask is one broadcast add, and the empty-row fix and the dropout
+    // rescaling are applied to the (B, H, Tq, dh) output rather than to the weights.
+    // small_matmul runs all (batch, head) products in one pass (see nn/small_matmul.h).
+    auto qs = q * scale;
+    auto scores = small_matmul(qs, k.transpose(-2, -1));  // (B, H, Tq, Tk)
+    auto weights = torch::softmax(scores.to(torch::kFloat32) + bias, -1).to(q.dtype());
+    double rescale = 1.0;
+    if (is_training() && dropout_ > 0) {
+      // Inverted dropout with a bool Bernoulli mask (cheaper than torch::dropout's float mask).
+      auto keep = torch::empty(weights.sizes(), weights.options().dtype(torch::kBool))
+                      .bernoulli_(1.0 - dropout_);
+      weights = weights * keep;
+      rescale = 1.0 / (1.0 - dropout_);
+    }
+    out = small_matmul(weights, v);  // (B, H, Tq, dh)
+    if (rescale != 1.0) out = out * rescale;
+#endif
+    out = out * has_key;  // rows without a usable key -> 0
+  }
   out = out.transpose(1, 2).reshape({b, tq, dim_});  // (B, Tq, d)
   return out_proj_(out);
 }

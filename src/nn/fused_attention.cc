@@ -1,0 +1,327 @@
+#include "nn/fused_attention.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <mutex>
+#include <vector>
+
+#include "util/error.h"
+
+namespace robustmsa {
+
+namespace {
+
+// ---- row helpers (contiguous, written so -O2/-O3 vectorises them without fast-math) ----------
+
+// sum_j a[j] * b[j]. Eight independent partial sums let the compiler use vector lanes without
+// reassociating a single float accumulator (which it may not do without -ffast-math).
+inline float dot(const float* __restrict a, const float* __restrict b, int64_t n) {
+  float acc[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int l = 0; l < 8; ++l) acc[l] += a[j + l] * b[j + l];
+  float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; j < n; ++j) s += a[j] * b[j];
+  return s;
+}
+
+// y[j] += alpha * x[j].
+inline void axpy(float* __restrict y, const float* __restrict x, float alpha, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) y[j] += alpha * x[j];
+}
+
+// (rows, cols) -> (cols, rows).
+inline void transpose(const float* __restrict src, float* __restrict dst, int64_t rows,
+                      int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
+}
+
+// ---- dropout mask -----------------------------------------------------------------------------
+
+// SplitMix64 output at position `counter` of the stream that starts at `seed`: a counter-based
+// generator, so backward recomputes exactly the bits forward used without storing a mask.
+inline uint32_t hash_bits(uint64_t seed, uint64_t counter) {
+  uint64_t z = seed + (counter + 1) * 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return static_cast<uint32_t>((z ^ (z >> 31)) >> 32);
+}
+
+// An element is kept when its 32 hash bits are below keep_threshold = round((1 - p) * 2^32).
+struct Dropout {
+  bool on = false;
+  uint64_t seed = 0;
+  uint64_t keep_threshold = uint64_t{1} << 32;
+  float rescale = 1.f;  // 1 / (1 - p), or 0 when p == 1 (everything dropped)
+
+  Dropout(double p, uint64_t s) : on(p > 0), seed(s) {
+    if (!on) return;
+    keep_threshold = static_cast<uint64_t>(std::llround((1.0 - p) * 4294967296.0));
+    rescale = p < 1 ? static_cast<float>(1.0 / (1.0 - p)) : 0.f;
+  }
+
+  // factor[j] = rescale if element (row_base + j) is kept, else 0; row_base = flat (b, h, i, 0).
+  void row(uint64_t row_base, int64_t n, float* __restrict factor) const {
+    for (int64_t j = 0; j < n; ++j)
+      factor[j] =
+          hash_bits(seed, row_base + static_cast<uint64_t>(j)) < keep_threshold ? rescale : 0.f;
+  }
+};
+
+// ---- shapes -----------------------------------------------------------------------------------
+
+struct Dims {
+  int64_t b, h, tq, tk, dh;
+  int64_t aq;  // allowed.size(2): 1 (one key mask per sample) or Tq (one per query)
+};
+
+Dims check_shapes(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                  const torch::Tensor& allowed) {
+  for (const auto* t : {&q, &k, &v}) {
+    if (!t->device().is_cpu() || t->scalar_type() != torch::kFloat32)
+      throw RunError(str("fused_attention: got a ", t->scalar_type(), " tensor on ", t->device(),
+                         "; expected float32 on CPU"));
+    if (t->dim() != 4)
+      throw RunError(
+          str("fused_attention: got q/k/v of shape ", t->sizes(), "; expected (B, H, T, dh)"));
+  }
+  Dims d{q.size(0), q.size(1), q.size(2), k.size(2), q.size(3), 0};
+  if (k.size(0) != d.b || k.size(1) != d.h || k.size(3) != d.dh || v.sizes() != k.sizes())
+    throw RunError(str("fused_attention: q ", q.sizes(), ", k ", k.sizes(), ", v ", v.sizes(),
+                       "; expected (B, H, Tq, dh), (B, H, Tk, dh), (B, H, Tk, dh)"));
+  if (allowed.dim() != 4 || allowed.size(0) != d.b || allowed.size(1) != 1 ||
+      (allowed.size(2) != 1 && allowed.size(2) != d.tq) || allowed.size(3) != d.tk ||
+      allowed.scalar_type() != torch::kBool || !allowed.device().is_cpu())
+    throw RunError(str("fused_attention: allowed mask is ", allowed.scalar_type(), " ",
+                       allowed.sizes(), "; expected bool on CPU of shape (", d.b, ", 1, 1 or ",
+                       d.tq, ", ", d.tk, ")"));
+  d.aq = allowed.size(2);
+  return d;
+}
+
+// Grain for at::parallel_for over the B * H (batch, head) pairs: enough pairs per task to
+// amortise the hand-off when the maps are tiny.
+int64_t grain_of(const Dims& d) {
+  return std::max<int64_t>(1, 32768 / std::max<int64_t>(1, d.tq * d.tk * (d.dh + 1)));
+}
+
+// Scores of query row i against all keys: s[j] = scale * q_i . k_j, with kt = K^T (dh, Tk).
+inline void score_row(const float* __restrict qi, const float* __restrict kt, float scale,
+                      int64_t dh, int64_t tk, float* __restrict s) {
+  std::fill(s, s + tk, 0.f);
+  for (int64_t e = 0; e < dh; ++e) axpy(s, kt + e * tk, scale * qi[e], tk);
+}
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+// ---- forward ----------------------------------------------------------------------------------
+
+// Writes out (B, H, Tq, dh) and lse (B, H, Tq): per-row log-sum-exp of the allowed scores, +inf
+// for rows without an allowed key (so that exp(s - lse) is 0 there in backward).
+void forward_kernel(const Dims& d, const float* q, const float* k, const float* v,
+                    const bool* allowed, float scale, const Dropout& drop, float* out, float* lse) {
+  at::parallel_for(0, d.b * d.h, grain_of(d), [&](int64_t begin, int64_t end) {
+    std::vector<float> buf(2 * d.dh * d.tk + 2 * d.tk);
+    float* kt = buf.data();        // (dh, Tk)
+    float* vt = kt + d.dh * d.tk;  // (dh, Tk)
+    float* s = vt + d.dh * d.tk;   // (Tk): scores, then weights
+    float* f = s + d.tk;           // (Tk): dropout factors
+    for (int64_t bh = begin; bh < end; ++bh) {
+      const int64_t bi = bh / d.h;
+      const float* Q = q + bh * d.tq * d.dh;  // (Tq, dh)
+      transpose(k + bh * d.tk * d.dh, kt, d.tk, d.dh);
+      transpose(v + bh * d.tk * d.dh, vt, d.tk, d.dh);
+      const bool* A = allowed + bi * d.aq * d.tk;  // (1 | Tq, Tk)
+      float* O = out + bh * d.tq * d.dh;           // (Tq, dh)
+      float* L = lse + bh * d.tq;                  // (Tq)
+      for (int64_t i = 0; i < d.tq; ++i) {
+        const bool* a = A + (d.aq == 1 ? 0 : i) * d.tk;
+        score_row(Q + i * d.dh, kt, scale, d.dh, d.tk, s);
+        float mx = -kInf;
+        for (int64_t j = 0; j < d.tk; ++j)
+          if (a[j]) mx = std::max(mx, s[j]);
+        if (mx == -kInf) {  // no allowed key: output 0
+          L[i] = kInf;
+          std::fill(O + i * d.dh, O + (i + 1) * d.dh, 0.f);
+          continue;
+        }
+        float sum = 0.f;
+        for (int64_t j = 0; j < d.tk; ++j) {
+          s[j] = a[j] ? std::exp(s[j] - mx) : 0.f;
+          sum += s[j];
+        }
+        L[i] = mx + std::log(sum);
+        const float inv = 1.f / sum;
+        if (drop.on) {
+          drop.row(static_cast<uint64_t>((bh * d.tq + i) * d.tk), d.tk, f);
+          for (int64_t j = 0; j < d.tk; ++j) s[j] *= inv * f[j];
+        } else {
+          for (int64_t j = 0; j < d.tk; ++j) s[j] *= inv;
+        }
+        for (int64_t e = 0; e < d.dh; ++e) O[i * d.dh + e] = dot(s, vt + e * d.tk, d.tk);
+      }
+    }
+  });
+}
+
+// ---- backward ---------------------------------------------------------------------------------
+
+// With P the softmax weights, F the dropout factors (mask / (1 - p), or 1) and out = (P * F) V:
+//   dV = (P * F)^T dO,  dP' = (dO V^T) * F,  dS = P * (dP' - rowsum(dP' * P)),
+//   dQ = scale * dS K,  dK = scale * dS^T Q.
+// Each (batch, head) owns its slices of dQ, dK and dV, so the parallel loop has no races.
+void backward_kernel(const Dims& d, const float* q, const float* k, const float* v,
+                     const bool* allowed, const float* lse, const float* dout, float scale,
+                     const Dropout& drop, float* dq, float* dk, float* dv) {
+  at::parallel_for(0, d.b * d.h, grain_of(d), [&](int64_t begin, int64_t end) {
+    const int64_t mat = d.dh * d.tk;
+    std::vector<float> buf(4 * mat + 4 * d.tk);
+    float* kt = buf.data();  // (dh, Tk)
+    float* vt = kt + mat;    // (dh, Tk)
+    float* dkt = vt + mat;   // (dh, Tk)
+    float* dvt = dkt + mat;  // (dh, Tk)
+    float* p = dvt + mat;    // (Tk): softmax weights P
+    float* pf = p + d.tk;    // (Tk): P * F
+    float* g = pf + d.tk;    // (Tk): dP', then dS
+    float* f = g + d.tk;     // (Tk): dropout factors F
+    for (int64_t bh = begin; bh < end; ++bh) {
+      const int64_t bi = bh / d.h;
+      const float* Q = q + bh * d.tq * d.dh;      // (Tq, dh)
+      const float* dO = dout + bh * d.tq * d.dh;  // (Tq, dh)
+      const float* L = lse + bh * d.tq;           // (Tq)
+      const bool* A = allowed + bi * d.aq * d.tk;
+      float* dQ = dq + bh * d.tq * d.dh;  // (Tq, dh)
+      transpose(k + bh * d.tk * d.dh, kt, d.tk, d.dh);
+      transpose(v + bh * d.tk * d.dh, vt, d.tk, d.dh);
+      std::fill(dkt, dkt + 2 * mat, 0.f);  // dkt and dvt
+      for (int64_t i = 0; i < d.tq; ++i) {
+        const float* qi = Q + i * d.dh;
+        const float* go = dO + i * d.dh;
+        if (L[i] == kInf) {  // row without an allowed key: output was 0, gradients are 0
+          std::fill(dQ + i * d.dh, dQ + (i + 1) * d.dh, 0.f);
+          continue;
+        }
+        const bool* a = A + (d.aq == 1 ? 0 : i) * d.tk;
+        score_row(qi, kt, scale, d.dh, d.tk, p);
+        for (int64_t j = 0; j < d.tk; ++j) p[j] = a[j] ? std::exp(p[j] - L[i]) : 0.f;
+        if (drop.on) {
+          drop.row(static_cast<uint64_t>((bh * d.tq + i) * d.tk), d.tk, f);
+        } else {
+          std::fill(f, f + d.tk, 1.f);
+        }
+        for (int64_t j = 0; j < d.tk; ++j) pf[j] = p[j] * f[j];
+        std::fill(g, g + d.tk, 0.f);
+        for (int64_t e = 0; e < d.dh; ++e) {
+          axpy(dvt + e * d.tk, pf, go[e], d.tk);  // dV^T[e, :] += dO[i, e] * (P * F)[i, :]
+          axpy(g, vt + e * d.tk, go[e], d.tk);    // (dO V^T)[i, :]
+        }
+        for (int64_t j = 0; j < d.tk; ++j) g[j] *= f[j];  // dP'
+        const float rs = dot(g, p, d.tk);
+        for (int64_t j = 0; j < d.tk; ++j) g[j] = p[j] * (g[j] - rs);  // dS
+        for (int64_t e = 0; e < d.dh; ++e) {
+          dQ[i * d.dh + e] = scale * dot(g, kt + e * d.tk, d.tk);
+          axpy(dkt + e * d.tk, g, scale * qi[e], d.tk);
+        }
+      }
+      transpose(dkt, dk + bh * d.tk * d.dh, d.dh, d.tk);
+      transpose(dvt, dv + bh * d.tk * d.dh, d.dh, d.tk);
+    }
+  });
+}
+
+// ---- autograd ---------------------------------------------------------------------------------
+
+class FusedAttention : public torch::autograd::Function<FusedAttention> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& q_in,
+                               const torch::Tensor& k_in, const torch::Tensor& v_in,
+                               const torch::Tensor& allowed_in, double scale, double dropout,
+                               int64_t seed) {
+    const Dims d = check_shapes(q_in, k_in, v_in, allowed_in);
+    auto q = q_in.contiguous();
+    auto k = k_in.contiguous();
+    auto v = v_in.contiguous();
+    auto allowed = allowed_in.contiguous();
+    auto out = torch::empty({d.b, d.h, d.tq, d.dh}, q.options());  // (B, H, Tq, dh)
+    auto lse = torch::empty({d.b, d.h, d.tq}, q.options());        // (B, H, Tq)
+    const Dropout drop(dropout, static_cast<uint64_t>(seed));
+    forward_kernel(d, q.data_ptr<float>(), k.data_ptr<float>(), v.data_ptr<float>(),
+                   allowed.data_ptr<bool>(), static_cast<float>(scale), drop, out.data_ptr<float>(),
+                   lse.data_ptr<float>());
+    ctx->save_for_backward({q, k, v, allowed, lse});
+    ctx->saved_data["scale"] = scale;
+    ctx->saved_data["dropout"] = dropout;
+    ctx->saved_data["seed"] = seed;
+    return out;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const auto &q = saved[0], &k = saved[1], &v = saved[2], &allowed = saved[3], &lse = saved[4];
+    const Dims d = check_shapes(q, k, v, allowed);
+    const double scale = ctx->saved_data["scale"].toDouble();
+    const Dropout drop(ctx->saved_data["dropout"].toDouble(),
+                       static_cast<uint64_t>(ctx->saved_data["seed"].toInt()));
+    auto dout = grads[0].contiguous();  // (B, H, Tq, dh)
+    auto dq = torch::empty_like(q);     // (B, H, Tq, dh)
+    auto dk = torch::empty_like(k);     // (B, H, Tk, dh)
+    auto dv = torch::empty_like(v);     // (B, H, Tk, dh)
+    backward_kernel(d, q.data_ptr<float>(), k.data_ptr<float>(), v.data_ptr<float>(),
+                    allowed.data_ptr<bool>(), lse.data_ptr<float>(), dout.data_ptr<float>(),
+                    static_cast<float>(scale), drop, dq.data_ptr<float>(), dk.data_ptr<float>(),
+                    dv.data_ptr<float>());
+    // One entry per forward argument: no gradient for the mask, scale, dropout and seed.
+    return {dq, dk, dv, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+};
+
+void check_dropout(double dropout) {
+  if (!(dropout >= 0.0 && dropout <= 1.0))
+    throw RunError(str("fused_attention: dropout probability ", dropout, "; expected [0, 1]"));
+}
+
+}  // namespace
+
+uint64_t fused_attention_draw_seed() {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  return at::check_generator<at::CPUGeneratorImpl>(gen)->random64();
+}
+
+torch::Tensor fused_attention_with_seed(const torch::Tensor& q, const torch::Tensor& k,
+                                        const torch::Tensor& v, const torch::Tensor& allowed,
+                                        double scale, double dropout, uint64_t seed) {
+  check_dropout(dropout);
+  // The seed travels as int64 through the autograd context; the bit pattern is preserved.
+  return FusedAttention::apply(q, k, v, allowed, scale, dropout, static_cast<int64_t>(seed));
+}
+
+torch::Tensor fused_attention(const torch::Tensor& q, const torch::Tensor& k,
+                              const torch::Tensor& v, const torch::Tensor& allowed, double scale,
+                              double dropout, bool training) {
+  check_dropout(dropout);
+  if (!training || dropout == 0.0)
+    return fused_attention_with_seed(q, k, v, allowed, scale, 0.0, 0);
+  return fused_attention_with_seed(q, k, v, allowed, scale, dropout, fused_attention_draw_seed());
+}
+
+torch::Tensor fused_attention_keep_mask(int64_t b, int64_t h, int64_t tq, int64_t tk,
+                                        double dropout, uint64_t seed) {
+  check_dropout(dropout);
+  if (dropout == 0.0) return torch::ones({b, h, tq, tk}, torch::kBool);
+  auto factors = torch::empty({b, h, tq, tk}, torch::kFloat32);  // (B, H, Tq, Tk)
+  const Dropout drop(dropout, seed);
+  float* f = factors.data_ptr<float>();
+  for (int64_t r = 0; r < b * h * tq; ++r) drop.row(static_cast<uint64_t>(r * tk), tk, f + r * tk);
+  // p == 1 makes every factor 0, which is also "dropped".
+  return factors > 0;
+}
+
+}  // namespace robustmsa
