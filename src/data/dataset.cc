@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "io/pickle.h"
@@ -93,15 +94,17 @@ void convert_features(const NdArray& a, const Where& w, const std::string& key, 
     }
     return static_cast<float>(v);
   };
+  // NdArray::data may sit at any byte offset of the file mapping: copy with memcpy, then check.
   if (a.dtype == pickle::DType::kFloat32) {
-    const float* src = reinterpret_cast<const float*>(a.data);
-    for (int64_t i = 0; i < total; ++i) {
-      float v = src[i];
-      out.x[i] = std::isfinite(v) ? v : sanitize(v);
-    }
+    std::memcpy(out.x.data(), a.data, static_cast<std::size_t>(total) * sizeof(float));
+    for (int64_t i = 0; i < total; ++i)
+      if (!std::isfinite(out.x[i])) out.x[i] = sanitize(out.x[i]);
   } else if (a.dtype == pickle::DType::kFloat64) {
-    const double* src = reinterpret_cast<const double*>(a.data);
-    for (int64_t i = 0; i < total; ++i) out.x[i] = sanitize(src[i]);
+    for (int64_t i = 0; i < total; ++i) {
+      double v;
+      std::memcpy(&v, a.data + i * sizeof(double), sizeof v);
+      out.x[i] = sanitize(v);
+    }
   } else if (a.dtype == pickle::DType::kBool) {
     throw DataError(str(w.prefix(key), "expected a floating-point or integer array, found dtype ",
                         pickle::dtype_name(a.dtype)));

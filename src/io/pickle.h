@@ -48,8 +48,10 @@ struct NdArray {
   std::vector<int64_t> shape;
   bool source_big_endian = false;
   bool source_fortran = false;
-  // Numeric payload, numel() * dtype_size(dtype) bytes. It either points into the mapped file
-  // (no copy, when the file's bytes are already native C order) or into `owned`.
+  // Numeric payload, numel() * dtype_size(dtype) bytes, native byte order, C order. It points
+  // into the mapped file (no copy, when the file's bytes are already native C order — at any
+  // byte offset, so read it with memcpy or get<T>, never through a typed pointer), into `owned`
+  // (small copies) or into a buffer held by `keep_alive` (large copies, decoded protocol-2 data).
   const uint8_t* data = nullptr;
   std::size_t nbytes = 0;
   std::vector<uint8_t> owned;

@@ -299,8 +299,10 @@ bool build_numeric_array(const DtypeInfo& d, const std::vector<int64_t>& shape, 
   out.dtype = d.dtype;
   out.nbytes = expected;
   if (expected == 0) return true;
-  const bool aligned = reinterpret_cast<uintptr_t>(payload.ptr) % d.itemsize == 0;
-  if (!swap && !transpose && payload.owner && aligned) {
+  // Payloads inside the file mapping are used in place even at unaligned offsets: every reader
+  // of NdArray::data goes through memcpy (get<T>, the dataset loader), so no copy is needed and
+  // peak memory while loading stays near one copy of the data.
+  if (!swap && !transpose && payload.owner) {
     out.data = payload.ptr;
     out.keep_alive = payload.owner;
     return true;
