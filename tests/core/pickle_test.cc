@@ -882,7 +882,8 @@ std::string array_pickle_with_payload_at(std::size_t modulo8, const std::vector<
   throw std::logic_error("no padding found");
 }
 
-TEST(PickleLoadFile, ZeroCopyOnlyWhenNativeAndAligned) {
+// Native C-order payloads are used in place at any byte offset (readers use memcpy / get<T>).
+TEST(PickleLoadFile, ZeroCopyOnlyWhenNative) {
   const std::string dir = temp_dir();
   struct Case {
     const char* name;
@@ -893,9 +894,9 @@ TEST(PickleLoadFile, ZeroCopyOnlyWhenNativeAndAligned) {
   };
   for (const Case& c :
        {Case{"aligned", 4096, 0, false, true}, Case{"aligned4", 4096, 4, false, true},
-        Case{"unaligned", 4096, 1, false, false}, Case{"big_endian", 4096, 0, true, false},
+        Case{"unaligned", 4096, 1, false, true}, Case{"big_endian", 4096, 0, true, false},
         Case{"large_aligned", 300000, 4, false, true},
-        Case{"large_unaligned", 300000, 3, false, false},
+        Case{"large_unaligned", 300000, 3, false, true},
         Case{"large_big_endian", 300000, 0, true, false}}) {
     SCOPED_TRACE(c.name);
     std::vector<float> values(c.count);
@@ -918,7 +919,6 @@ TEST(PickleLoadFile, ZeroCopyOnlyWhenNativeAndAligned) {
     const bool large = c.count * 4 >= (std::size_t{1} << 20);
     EXPECT_EQ(a.owned.empty(), c.expect_view || large);
     EXPECT_EQ(a.keep_alive != nullptr, c.expect_view || large);
-    EXPECT_EQ(reinterpret_cast<uintptr_t>(a.data) % 4, 0u);
     EXPECT_EQ(a.source_big_endian, c.big_endian);
     ASSERT_EQ(a.nbytes, values.size() * 4);
     EXPECT_EQ(std::memcmp(a.data, values.data(), a.nbytes), 0);
@@ -1045,7 +1045,6 @@ void expect_matches(const Value& v, const nlohmann::json& e, const std::string& 
     } else {
       const std::size_t k = dtype_size(a.dtype);
       ASSERT_EQ(a.nbytes, static_cast<std::size_t>(a.numel()) * k);
-      EXPECT_EQ(reinterpret_cast<uintptr_t>(a.data) % k, 0u) << "payload not aligned";
       EXPECT_EQ(hex(std::string_view(reinterpret_cast<const char*>(a.data), a.nbytes)),
                 e.at("hex").get<std::string>());
       const std::string f8 = e.at("f8hex").get<std::string>();
