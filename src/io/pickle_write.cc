@@ -237,37 +237,30 @@ void Writer::floating(double v) {
   after_value();
 }
 
-void Writer::string(std::string_view s) {
-  before_value("str");
-  const uint64_t n = s.size();
+void Writer::sized(std::string_view data, uint8_t op1, uint8_t op4, uint8_t op8) {
+  const uint64_t n = data.size();  // the smallest length field that holds n
   if (n < 256) {
-    const uint8_t h[2] = {kShortBinUnicode, static_cast<uint8_t>(n)};
+    const uint8_t h[2] = {op1, static_cast<uint8_t>(n)};
     raw(h, 2);
   } else if (n <= 0xffffffffULL) {
-    op(kBinUnicode);
+    op(op4);
     u32(static_cast<uint32_t>(n));
   } else {
-    op(kBinUnicode8);
+    op(op8);
     u64(n);
   }
-  raw(s.data(), s.size());
+  raw(data.data(), data.size());
+}
+
+void Writer::string(std::string_view s) {
+  before_value("str");
+  sized(s, kShortBinUnicode, kBinUnicode, kBinUnicode8);
   after_value();
 }
 
 void Writer::bytes(std::string_view b) {
   before_value("bytes");
-  const uint64_t n = b.size();
-  if (n < 256) {
-    const uint8_t h[2] = {kShortBinBytes, static_cast<uint8_t>(n)};
-    raw(h, 2);
-  } else if (n <= 0xffffffffULL) {
-    op(kBinBytes);
-    u32(static_cast<uint32_t>(n));
-  } else {
-    op(kBinBytes8);
-    u64(n);
-  }
-  raw(b.data(), b.size());
+  sized(b, kShortBinBytes, kBinBytes, kBinBytes8);
   after_value();
 }
 

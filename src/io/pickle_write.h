@@ -84,6 +84,8 @@ class Writer {
   void op(uint8_t code) { raw(&code, 1); }
   void u32(uint32_t v);
   void u64(uint64_t v);
+  // A length-prefixed str or bytes payload with the shortest of the three opcodes.
+  void sized(std::string_view data, uint8_t op1, uint8_t op4, uint8_t op8);
   void before_value(const char* what);
   void after_value();
   void global(const char* module, const char* name);
