@@ -3,16 +3,14 @@
 //
 //   bench_train DATA.pkl [--model umdf] [--batch 128] [--steps 20] [--threads 2] [--set k=v ...]
 #include <sys/resource.h>
-
-#include <chrono>
-#include <cstdio>
-#include <string>
-#include <vector>
-
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
 
+#include <chrono>
+#include <cstdio>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "config/experiment.h"
 #include "data/protocol.h"
@@ -37,7 +35,9 @@ double now() {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: bench_train DATA.pkl [--model M] [--batch B] [--steps S] [--threads T] [--set k=v]\n");
+    std::fprintf(stderr,
+                 "usage: bench_train DATA.pkl [--model M] [--batch B] [--steps S] [--threads T] "
+                 "[--set k=v]\n");
     return 2;
   }
   ExperimentConfig cfg;
@@ -45,11 +45,16 @@ int main(int argc, char** argv) {
   int64_t steps = 20, threads = 2;
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
-    if (k == "--model") cfg.model = v;
-    else if (k == "--batch") cfg.train.batch_size = std::stoll(v);
-    else if (k == "--steps") steps = std::stoll(v);
-    else if (k == "--threads") threads = std::stoll(v);
-    else if (k == "--set") cfg.apply_set(v);
+    if (k == "--model")
+      cfg.model = v;
+    else if (k == "--batch")
+      cfg.train.batch_size = std::stoll(v);
+    else if (k == "--steps")
+      steps = std::stoll(v);
+    else if (k == "--threads")
+      threads = std::stoll(v);
+    else if (k == "--set")
+      cfg.apply_set(v);
   }
   try {
     int used = configure_threads(threads);
@@ -57,9 +62,10 @@ int main(int argc, char** argv) {
     PreparedData data = prepare_data(cfg.data);
     double load_s = now() - t0;
     const SplitTensors& train = data.tensor(SplitId::kTrain);
-    std::printf("data %s: train %ld, load %.1f s, tensors %.0f MB, threads %d, model %s, batch %ld\n",
-                cfg.data.path.c_str(), static_cast<long>(train.n), load_s,
-                tensor_bytes(train) / 1e6, used, cfg.model.c_str(), static_cast<long>(cfg.train.batch_size));
+    std::printf(
+        "data %s: train %ld, load %.1f s, tensors %.0f MB, threads %d, model %s, batch %ld\n",
+        cfg.data.path.c_str(), static_cast<long>(train.n), load_s, tensor_bytes(train) / 1e6, used,
+        cfg.model.c_str(), static_cast<long>(cfg.train.batch_size));
     auto model = build_model(cfg, data.spec, 1111);
     const ModelEntry& entry = find_model(cfg.model);
     torch::optim::Adam opt(model->parameters(), torch::optim::AdamOptions(cfg.train.lr));
@@ -72,14 +78,17 @@ int main(int argc, char** argv) {
     std::unique_ptr<torch::autograd::profiler::RecordProfile> profile;
     for (int64_t s = 0; s < steps + 2; ++s) {
       if (s == 2 && std::getenv("ROBUSTMSA_PROFILE"))
-        profile = std::make_unique<torch::autograd::profiler::RecordProfile>(std::getenv("ROBUSTMSA_PROFILE"));
+        profile = std::make_unique<torch::autograd::profiler::RecordProfile>(
+            std::getenv("ROBUSTMSA_PROFILE"));
       std::vector<int64_t> rows;
       for (int64_t i = 0; i < b; ++i) rows.push_back((s * b + i) % train.n);
       double ts = now();
       Batch batch = gather(train, torch::tensor(rows, torch::kLong), nullptr);
       ObjectiveContext ctx;
       ctx.task = data.info.task;
-      ctx.missing_view = [&](const Batch& x) { return apply_masks(x, uncertain_masks(uo, 1111, 0, s, rows, lens)); };
+      ctx.missing_view = [&](const Batch& x) {
+        return apply_masks(x, uncertain_masks(uo, 1111, 0, s, rows, lens));
+      };
       Losses l = entry.objective(*model, batch, ctx);
       opt.zero_grad();
       l.total.backward();

@@ -72,7 +72,8 @@ void ExperimentConfig::apply_set(const std::string& assignment) {
   auto eq = assignment.find('=');
   auto dot = assignment.find('.');
   if (eq == std::string::npos || dot == std::string::npos || dot > eq)
-    throw UsageError(str("--set '", assignment, "': expected section.key=value, e.g. train.lr=1e-3"));
+    throw UsageError(
+        str("--set '", assignment, "': expected section.key=value, e.g. train.lr=1e-3"));
   std::string section = assignment.substr(0, dot);
   std::string key = assignment.substr(dot + 1, eq - dot - 1);
   std::string value = assignment.substr(eq + 1);

@@ -4,9 +4,8 @@
 // resolved JSON is saved in every run directory and inside every checkpoint.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 

@@ -18,9 +18,8 @@
 //   nlohmann::json resolved = options_to_json(o);
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
@@ -35,13 +34,20 @@ namespace options_detail {
 
 template <class T>
 const char* type_name() {
-  if constexpr (std::is_same_v<T, bool>) return "a boolean";
-  else if constexpr (std::is_same_v<T, int64_t>) return "an integer";
-  else if constexpr (std::is_same_v<T, double>) return "a number";
-  else if constexpr (std::is_same_v<T, std::string>) return "a string";
-  else if constexpr (std::is_same_v<T, std::vector<int64_t>>) return "a list of integers";
-  else if constexpr (std::is_same_v<T, std::vector<double>>) return "a list of numbers";
-  else return "a list of strings";
+  if constexpr (std::is_same_v<T, bool>)
+    return "a boolean";
+  else if constexpr (std::is_same_v<T, int64_t>)
+    return "an integer";
+  else if constexpr (std::is_same_v<T, double>)
+    return "a number";
+  else if constexpr (std::is_same_v<T, std::string>)
+    return "a string";
+  else if constexpr (std::is_same_v<T, std::vector<int64_t>>)
+    return "a list of integers";
+  else if constexpr (std::is_same_v<T, std::vector<double>>)
+    return "a list of numbers";
+  else
+    return "a list of strings";
 }
 
 inline std::string json_kind(const nlohmann::json& j) {
@@ -59,8 +65,8 @@ inline std::string json_kind(const nlohmann::json& j) {
 template <class T>
 T convert(const nlohmann::json& j, const std::string& where) {
   auto fail = [&]() -> T {
-    throw ConfigError(str("config key '", where, "': expected ", type_name<T>(), ", found ",
-                          json_kind(j)));
+    throw ConfigError(
+        str("config key '", where, "': expected ", type_name<T>(), ", found ", json_kind(j)));
   };
   if constexpr (std::is_same_v<T, bool>) {
     if (!j.is_boolean()) return fail();

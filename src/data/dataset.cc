@@ -68,8 +68,8 @@ const NdArray& numeric_array(const Value& split, const std::string& key, const W
 void convert_features(const NdArray& a, const Where& w, const std::string& key, int64_t n,
                       ModalityData& out) {
   if (a.shape.size() != 3)
-    throw DataError(str(w.prefix(key), "expected 3 dimensions (N, T, D), found ",
-                        shape_str(a.shape)));
+    throw DataError(
+        str(w.prefix(key), "expected 3 dimensions (N, T, D), found ", shape_str(a.shape)));
   if (a.shape[0] != n)
     throw DataError(str(w.prefix(key), "expected N = ", n, " rows like the labels, found ",
                         shape_str(a.shape)));
@@ -133,14 +133,14 @@ std::vector<uint8_t> nonzero_frames(const ModalityData& m) {
 std::vector<uint8_t> frames_from_lengths(const NdArray& lengths, const Where& w,
                                          const std::string& key, const ModalityData& m) {
   if (lengths.shape.size() != 1 || lengths.shape[0] != m.n)
-    throw DataError(str(w.prefix(key), "expected shape (", m.n, ",), found ",
-                        shape_str(lengths.shape)));
+    throw DataError(
+        str(w.prefix(key), "expected shape (", m.n, ",), found ", shape_str(lengths.shape)));
   std::vector<uint8_t> valid(static_cast<std::size_t>(m.n * m.t), 0);
   for (int64_t i = 0; i < m.n; ++i) {
     double len = lengths.get<double>(i);
     if (!(len >= 0 && len <= static_cast<double>(m.t)) || len != std::floor(len))
-      throw DataError(str(w.prefix(key), "row ", i, ": length ", len,
-                          " is not an integer in [0, ", m.t, "] (the padded sequence length)"));
+      throw DataError(str(w.prefix(key), "row ", i, ": length ", len, " is not an integer in [0, ",
+                          m.t, "] (the padded sequence length)"));
     std::fill_n(valid.begin() + i * m.t, static_cast<int64_t>(len), 1);
   }
   return valid;
@@ -183,15 +183,15 @@ void read_ids(const Value& split, const Where& w, Split& out) {
   }
 }
 
-Split read_split(const Value& root, const std::string& path, const std::string& name,
-                 Layout layout, Task& task) {
+Split read_split(const Value& root, const std::string& path, const std::string& name, Layout layout,
+                 Task& task) {
   const Value* sv = root.find(name);
   if (!sv)
     throw DataError(str("file '", path, "': missing split \"", name,
                         "\"; expected a dict with keys train, valid, test"));
   if (!sv->is_dict())
-    throw DataError(str("file '", path, "': split \"", name, "\": expected a dict, found ",
-                        sv->kind_name()));
+    throw DataError(
+        str("file '", path, "': split \"", name, "\": expected a dict, found ", sv->kind_name()));
   const Value& split = *sv;
   Where w{path, name};
   Split out;
@@ -227,8 +227,8 @@ Split read_split(const Value& root, const std::string& path, const std::string& 
   } else {
     const NdArray& lab = numeric_array(split, "regression_labels", w);
     if (lab.shape.size() != 1)
-      throw DataError(str(w.prefix("regression_labels"), "expected shape (N,), found ",
-                          shape_str(lab.shape)));
+      throw DataError(
+          str(w.prefix("regression_labels"), "expected shape (N,), found ", shape_str(lab.shape)));
     out.n = lab.shape[0];
     task = split.find("regression_labels_T") ? Task::kSims : Task::kRegression;
     out.labels.resize(static_cast<std::size_t>(out.n));
@@ -330,8 +330,9 @@ Dataset dataset_from_pickle(const pickle::Value& root_value, const std::string& 
                         root->kind_name()));
   const Value* train = root->find("train");
   if (!train || !train->is_dict())
-    throw DataError(str("file '", path,
-                        "': missing split \"train\"; expected a dict with keys train, valid, test"));
+    throw DataError(
+        str("file '", path,
+            "': missing split \"train\"; expected a dict with keys train, valid, test"));
   if (train->find("labels")) {
     ds.layout = Layout::kMulT;
   } else if (train->find("regression_labels")) {
@@ -348,9 +349,8 @@ Dataset dataset_from_pickle(const pickle::Value& root_value, const std::string& 
     if (s == 0) {
       ds.task = task;
     } else if (task != ds.task) {
-      throw DataError(str("file '", path, "': split \"", kSplitNames[s], "\" has ",
-                          task_name(task), " labels; expected ", task_name(ds.task),
-                          " like the train split"));
+      throw DataError(str("file '", path, "': split \"", kSplitNames[s], "\" has ", task_name(task),
+                          " labels; expected ", task_name(ds.task), " like the train split"));
     }
     for (int m = 0; m < kNumModalities; ++m) {
       const auto& a = ds.splits[0].modality[m];

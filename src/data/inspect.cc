@@ -17,7 +17,8 @@ nlohmann::json describe(const pickle::Value& v) {
   using K = pickle::Value::Kind;
   if (v.kind == K::kArray) {
     const auto& a = *v.ndarray;
-    nlohmann::json j = {{"type", "ndarray"}, {"shape", a.shape}, {"dtype", pickle::dtype_name(a.dtype)}};
+    nlohmann::json j = {
+        {"type", "ndarray"}, {"shape", a.shape}, {"dtype", pickle::dtype_name(a.dtype)}};
     if (a.source_big_endian) j["byte_order"] = "big-endian";
     if (a.source_fortran) j["order"] = "fortran";
     return j;
@@ -124,7 +125,8 @@ std::string format_inspection(const nlohmann::json& info) {
     for (auto k = s.value().begin(); k != s.value().end(); ++k) {
       const auto& d = k.value();
       out << "    " << k.key() << ": " << d["type"].get<std::string>();
-      if (d.contains("shape")) out << " " << d["shape"].dump() << " " << d["dtype"].get<std::string>();
+      if (d.contains("shape"))
+        out << " " << d["shape"].dump() << " " << d["dtype"].get<std::string>();
       if (d.contains("byte_order")) out << " " << d["byte_order"].get<std::string>();
       if (d.contains("order")) out << " " << d["order"].get<std::string>() << "-order";
       if (d.contains("length")) out << " of " << d["length"].dump();
@@ -139,11 +141,14 @@ std::string format_inspection(const nlohmann::json& info) {
     for (auto m = js["modalities"].begin(); m != js["modalities"].end(); ++m) {
       const auto& jm = m.value();
       char line[256];
-      std::snprintf(line, sizeof line,
-                    "    %-6s %-16s valid frames/sample %6.1f  nan %ld  +inf %ld  -inf %ld  clamped %ld\n",
-                    m.key().c_str(), jm["shape"].dump().c_str(), jm["mean_valid_frames"].get<double>(),
-                    static_cast<long>(jm["nan"].get<int64_t>()), static_cast<long>(jm["posinf"].get<int64_t>()),
-                    static_cast<long>(jm["neginf"].get<int64_t>()), static_cast<long>(jm["clamped"].get<int64_t>()));
+      std::snprintf(
+          line, sizeof line,
+          "    %-6s %-16s valid frames/sample %6.1f  nan %ld  +inf %ld  -inf %ld  clamped %ld\n",
+          m.key().c_str(), jm["shape"].dump().c_str(), jm["mean_valid_frames"].get<double>(),
+          static_cast<long>(jm["nan"].get<int64_t>()),
+          static_cast<long>(jm["posinf"].get<int64_t>()),
+          static_cast<long>(jm["neginf"].get<int64_t>()),
+          static_cast<long>(jm["clamped"].get<int64_t>()));
       out << line;
     }
   }

@@ -43,8 +43,10 @@ std::string archive_bytes(torch::serialize::OutputArchive& archive) {
 
 NamedTensors copy_state(const Model& model) {
   NamedTensors out;
-  for (const auto& p : model.named_parameters(true)) out.emplace_back(p.key(), p.value().detach().clone());
-  for (const auto& b : model.named_buffers(true)) out.emplace_back(b.key(), b.value().detach().clone());
+  for (const auto& p : model.named_parameters(true))
+    out.emplace_back(p.key(), p.value().detach().clone());
+  for (const auto& b : model.named_buffers(true))
+    out.emplace_back(b.key(), b.value().detach().clone());
   return out;
 }
 
@@ -81,7 +83,8 @@ void load_optimizer(torch::optim::Optimizer& optimizer, const std::string& bytes
     archive.load_from(in);
     optimizer.load(archive);
   } catch (const c10::Error& e) {
-    throw DataError(str(where, ": optimiser state does not fit this model (", e.what_without_backtrace(), ")"));
+    throw DataError(
+        str(where, ": optimiser state does not fit this model (", e.what_without_backtrace(), ")"));
   }
 }
 
@@ -111,9 +114,10 @@ void write_checkpoint(const std::string& path, const Checkpoint& ckpt) {
 Checkpoint read_checkpoint(const std::string& path) {
   std::string file = read_file(path);
   if (file.size() < kHeaderSize || std::memcmp(file.data(), kMagic, kMagicSize) != 0)
-    throw DataError(str("checkpoint '", path, "': byte offset 0: expected the header \"RMSACKPT1\" (",
-                        kHeaderSize, " bytes), found ", file.size() < kHeaderSize ? "a shorter file" : "other bytes",
-                        "; not a robustmsa checkpoint"));
+    throw DataError(str(
+        "checkpoint '", path, "': byte offset 0: expected the header \"RMSACKPT1\" (", kHeaderSize,
+        " bytes), found ", file.size() < kHeaderSize ? "a shorter file" : "other bytes",
+        "; not a robustmsa checkpoint"));
   uint64_t size = 0;
   for (int i = 0; i < 8; ++i)
     size |= static_cast<uint64_t>(static_cast<uint8_t>(file[kMagicSize + i])) << (8 * i);
@@ -123,8 +127,8 @@ Checkpoint read_checkpoint(const std::string& path) {
   std::string want = file.substr(kMagicSize + 8, kHashSize);
   std::string got = sha256_hex(reinterpret_cast<const uint8_t*>(file.data()) + kHeaderSize, size);
   if (want != got)
-    throw DataError(str("checkpoint '", path, "': payload SHA-256 ", got, " does not match the header's ",
-                        want, "; the file is corrupt"));
+    throw DataError(str("checkpoint '", path, "': payload SHA-256 ", got,
+                        " does not match the header's ", want, "; the file is corrupt"));
   Checkpoint ckpt;
   try {
     torch::serialize::InputArchive archive, model, best;
@@ -140,7 +144,8 @@ Checkpoint read_checkpoint(const std::string& path) {
     torch::Tensor opt;
     archive.read("optimizer", opt);
     opt = opt.contiguous();
-    ckpt.optimizer_bytes.assign(reinterpret_cast<const char*>(opt.data_ptr<uint8_t>()), opt.numel());
+    ckpt.optimizer_bytes.assign(reinterpret_cast<const char*>(opt.data_ptr<uint8_t>()),
+                                opt.numel());
   } catch (const c10::Error& e) {
     throw DataError(str("checkpoint '", path, "': cannot decode the archive (",
                         e.what_without_backtrace(), ")"));

@@ -28,7 +28,6 @@ MetricMap score(const torch::Tensor& prediction, const torch::Tensor& label, Tas
 std::vector<ConditionResult> evaluate_conditions(Model& model, const Split& split,
                                                  const SplitTensors& tensors,
                                                  const std::vector<Condition>& conditions,
-                                                 uint64_t mask_seed, int64_t batch_size,
-                                                 Task task);
+                                                 uint64_t mask_seed, int64_t batch_size, Task task);
 
 }  // namespace robustmsa

@@ -27,7 +27,8 @@ PredictInput from_json(const std::string& path, const InputSpec& spec) {
     throw DataError(str("file '", path, "': byte offset ", e.byte, ": invalid JSON"));
   }
   if (!j.is_object() || !j.contains("samples") || !j["samples"].is_array() || j["samples"].empty())
-    throw DataError(str("file '", path, "': expected {\"samples\": [ ... ]} with at least one sample"));
+    throw DataError(
+        str("file '", path, "': expected {\"samples\": [ ... ]} with at least one sample"));
   const auto& samples = j["samples"];
   const int64_t n = static_cast<int64_t>(samples.size());
   PredictInput in;
@@ -40,20 +41,26 @@ PredictInput from_json(const std::string& path, const InputSpec& spec) {
     for (int64_t i = 0; i < n; ++i) {
       const auto& s = samples[i];
       std::string where = str("file '", path, "': samples[", i, "].", kModalityNames[m]);
-      if (!s.is_object()) throw DataError(str("file '", path, "': samples[", i, "]: expected an object"));
-      if (!s.contains(kModalityNames[m]) || s[kModalityNames[m]].is_null() || s[kModalityNames[m]].empty()) continue;
+      if (!s.is_object())
+        throw DataError(str("file '", path, "': samples[", i, "]: expected an object"));
+      if (!s.contains(kModalityNames[m]) || s[kModalityNames[m]].is_null() ||
+          s[kModalityNames[m]].empty())
+        continue;
       const auto& frames = s[kModalityNames[m]];
       if (!frames.is_array() || static_cast<int64_t>(frames.size()) > t)
-        throw DataError(str(where, ": expected a list of at most ", t, " frames (the model's length), found ",
-                            frames.is_array() ? std::to_string(frames.size()) + " frames" : frames.type_name()));
+        throw DataError(str(
+            where, ": expected a list of at most ", t, " frames (the model's length), found ",
+            frames.is_array() ? std::to_string(frames.size()) + " frames" : frames.type_name()));
       for (std::size_t f = 0; f < frames.size(); ++f) {
         const auto& row = frames[f];
         if (!row.is_array() || static_cast<int64_t>(row.size()) != d)
-          throw DataError(str(where, "[", f, "]: expected ", d, " numbers, found ",
-                              row.is_array() ? std::to_string(row.size()) + " values" : row.type_name()));
+          throw DataError(
+              str(where, "[", f, "]: expected ", d, " numbers, found ",
+                  row.is_array() ? std::to_string(row.size()) + " values" : row.type_name()));
         for (int64_t k = 0; k < d; ++k) {
           if (!row[k].is_number())
-            throw DataError(str(where, "[", f, "][", k, "]: expected a number, found ", row[k].dump()));
+            throw DataError(
+                str(where, "[", f, "][", k, "]: expected a number, found ", row[k].dump()));
           double v = row[k].get<double>();
           if (!std::isfinite(v))
             throw DataError(str(where, "[", f, "][", k, "]: expected a finite number, found ", v));
@@ -74,7 +81,8 @@ PredictInput from_json(const std::string& path, const InputSpec& spec) {
   return in;
 }
 
-PredictInput from_pickle(const std::string& path, const std::string& split_name, const InputSpec& spec) {
+PredictInput from_pickle(const std::string& path, const std::string& split_name,
+                         const InputSpec& spec) {
   Dataset ds = load_dataset(path, DataOptions{});
   int s = -1;
   for (int i = 0; i < 3; ++i)
@@ -108,12 +116,14 @@ InputSpec run_input_spec(const std::string& run_dir) {
     }
     spec.task = task_from_name(in.at("task").get<std::string>(), path);
   } catch (const nlohmann::json::exception& e) {
-    throw DataError(str("run config '", path, "': expected \"input\": {dim, len, task} (", e.what(), ")"));
+    throw DataError(
+        str("run config '", path, "': expected \"input\": {dim, len, task} (", e.what(), ")"));
   }
   return spec;
 }
 
-PredictInput read_predict_input(const std::string& path, const std::string& split, const InputSpec& spec) {
+PredictInput read_predict_input(const std::string& path, const std::string& split,
+                                const InputSpec& spec) {
   std::string ext = std::filesystem::path(path).extension().string();
   return ext == ".json" ? from_json(path, spec) : from_pickle(path, split, spec);
 }
@@ -124,7 +134,8 @@ nlohmann::json predict_json(Model& model, const PredictInput& in, const InputSpe
   nlohmann::json out = nlohmann::json::array();
   static const char* kEmotions[] = {"neutral", "happy", "sad", "angry"};
   for (int64_t i = 0; i < in.tensors.n; ++i) {
-    nlohmann::json row = {{"id", i < static_cast<int64_t>(in.ids.size()) ? in.ids[i] : std::to_string(i)}};
+    nlohmann::json row = {
+        {"id", i < static_cast<int64_t>(in.ids.size()) ? in.ids[i] : std::to_string(i)}};
     nlohmann::json mods = nlohmann::json::array();
     for (int m = 0; m < 3; ++m) {
       bool any = present[i][m].item<int64_t>() && in.tensors.valid[m][i].any().item<bool>();

@@ -47,7 +47,8 @@ SplitTensors to_tensors(Split& split, Task task) {
 
 MaskTensors to_tensors(const Masks& masks) {
   MaskTensors out;
-  for (int m = 0; m < kNumModalities; ++m) out.keep[m] = bool_tensor(masks.keep[m], {masks.n, masks.t[m]});
+  for (int m = 0; m < kNumModalities; ++m)
+    out.keep[m] = bool_tensor(masks.keep[m], {masks.n, masks.t[m]});
   out.present = bool_tensor(masks.present, {masks.n, 3});
   return out;
 }

@@ -1,7 +1,7 @@
 #include "train/trainer.h"
 
-#include <torch/torch.h>
 #include <dlfcn.h>
+#include <torch/torch.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -48,9 +48,11 @@ std::string format_seconds(double s) {
   int64_t t = static_cast<int64_t>(s + 0.5);
   char buf[32];
   if (t >= 3600)
-    std::snprintf(buf, sizeof buf, "%ldh%02ldm", static_cast<long>(t / 3600), static_cast<long>(t / 60 % 60));
+    std::snprintf(buf, sizeof buf, "%ldh%02ldm", static_cast<long>(t / 3600),
+                  static_cast<long>(t / 60 % 60));
   else if (t >= 60)
-    std::snprintf(buf, sizeof buf, "%ldm%02lds", static_cast<long>(t / 60), static_cast<long>(t % 60));
+    std::snprintf(buf, sizeof buf, "%ldm%02lds", static_cast<long>(t / 60),
+                  static_cast<long>(t % 60));
   else
     std::snprintf(buf, sizeof buf, "%lds", static_cast<long>(t));
   return buf;
@@ -120,7 +122,8 @@ int configure_threads(int64_t threads) {
 }
 
 PreparedData prepare_data(const DataSection& data) {
-  if (data.path.empty()) throw UsageError("no data file: pass --data FILE (or data.path in --config)");
+  if (data.path.empty())
+    throw UsageError("no data file: pass --data FILE (or data.path in --config)");
   PreparedData out;
   DataOptions opt;
   opt.zscore = data.zscore;
@@ -141,7 +144,8 @@ nlohmann::json resolved_model_options(const ExperimentConfig& config) {
   for (auto it = config.model_options.begin(); it != config.model_options.end(); ++it) {
     if (!options.contains(it.key())) {
       std::string known;
-      for (auto k = options.begin(); k != options.end(); ++k) known += (known.empty() ? "" : ", ") + k.key();
+      for (auto k = options.begin(); k != options.end(); ++k)
+        known += (known.empty() ? "" : ", ") + k.key();
       throw ConfigError(str("config: unknown key 'model.", it.key(), "' for model '", config.model,
                             "'; expected one of: ", known));
     }
@@ -169,20 +173,26 @@ RunResult train_run(const ExperimentConfig& config, const std::string& variant, 
   const std::string results_path = (fs::path(run_dir) / "results.json").string();
   const std::string metrics_path = (fs::path(run_dir) / "metrics.jsonl").string();
   if (fs::exists(results_path) && !resume)
-    throw RunError(str("run directory '", run_dir, "' already holds results.json; refusing to "
+    throw RunError(str("run directory '", run_dir,
+                       "' already holds results.json; refusing to "
                        "overwrite it (choose another --out, or --resume to finish the run)"));
   if (fs::exists(ckpt_path) && !resume)
-    throw RunError(str("run directory '", run_dir, "' already holds checkpoint.pt; pass --resume "
+    throw RunError(str("run directory '", run_dir,
+                       "' already holds checkpoint.pt; pass --resume "
                        "to continue it, or choose another --out"));
 
   nlohmann::json resolved = config.to_json();
   resolved["model"] = resolved_model_options(config);
   resolved["model"]["name"] = config.model;
   resolved["missing"] = options_to_json(uncertain);
-  nlohmann::json run_info = {{"variant", variant}, {"seed", seed}, {"config", resolved},
+  nlohmann::json run_info = {{"variant", variant},
+                             {"seed", seed},
+                             {"config", resolved},
                              {"input", spec_json(data.spec)},
-                             {"data", {{"path", data.info.path}, {"sha256", data.info.sha256},
-                                       {"layout", layout_name(data.info.layout)}}}};
+                             {"data",
+                              {{"path", data.info.path},
+                               {"sha256", data.info.sha256},
+                               {"layout", layout_name(data.info.layout)}}}};
 
   std::shared_ptr<Model> model = build_model(config, data.spec, seed);
   auto optimizer = make_optimizer(tc, *model);
@@ -198,7 +208,8 @@ RunResult train_run(const ExperimentConfig& config, const std::string& variant, 
     std::string diff = first_difference(saved, run_info);
     if (!diff.empty())
       throw ConfigError(str("--resume: checkpoint '", ckpt_path, "' was made with a different '",
-                            diff, "' (saved ", saved.contains(diff) ? saved[diff].dump() : std::string("?"),
+                            diff, "' (saved ",
+                            saved.contains(diff) ? saved[diff].dump() : std::string("?"),
                             "); expected the same configuration, data and seed"));
     load_state(*model, ckpt.model, "checkpoint '" + ckpt_path + "'");
     load_optimizer(*optimizer, ckpt.optimizer_bytes, "checkpoint '" + ckpt_path + "'");
@@ -217,7 +228,8 @@ RunResult train_run(const ExperimentConfig& config, const std::string& variant, 
   Selection sel;
   sel.conditions = selection_conditions(tc.select_on);
   for (const Condition& c : sel.conditions)
-    sel.masks.push_back(to_tensors(make_masks(c, valid_split, static_cast<uint64_t>(config.eval.mask_seed))));
+    sel.masks.push_back(
+        to_tensors(make_masks(c, valid_split, static_cast<uint64_t>(config.eval.mask_seed))));
 
   const int64_t steps = (train.n + tc.batch_size - 1) / tc.batch_size;
   const bool tty = isatty(STDERR_FILENO);
@@ -246,7 +258,8 @@ RunResult train_run(const ExperimentConfig& config, const std::string& variant, 
       ObjectiveContext ctx;
       ctx.task = task;
       ctx.missing_view = [&](const Batch& b) {
-        return apply_masks(b, uncertain_masks(uncertain, static_cast<uint64_t>(seed), epoch, step, rows, lens));
+        return apply_masks(
+            b, uncertain_masks(uncertain, static_cast<uint64_t>(seed), epoch, step, rows, lens));
       };
       Losses losses = entry.objective(*model, batch, ctx);
       double loss = losses.total.item<double>();
@@ -304,17 +317,23 @@ RunResult train_run(const ExperimentConfig& config, const std::string& variant, 
     epoch_seconds_sum += epoch_seconds;
     ++epochs_timed;
 
-    nlohmann::json record = {{"epoch", epoch + 1}, {"train_seconds", train_seconds},
+    nlohmann::json record = {{"epoch", epoch + 1},
+                             {"train_seconds", train_seconds},
                              {"samples_per_s", seen / std::max(train_seconds, 1e-9)},
-                             {"val_score", val_score}, {"val_complete", val_metrics},
+                             {"val_score", val_score},
+                             {"val_complete", val_metrics},
                              {"best_epoch", best_epoch + 1}};
     for (const auto& [name, v] : sums) record["train_" + name] = v / std::max<int64_t>(seen, 1);
     history.push_back(record);
 
     Checkpoint ckpt;
-    ckpt.meta = {{"format", "robustmsa-checkpoint-1"}, {"run", run_info},   {"epoch", epoch},
-                 {"best_epoch", best_epoch},           {"best_score", best_score},
-                 {"bad_epochs", bad_epochs},           {"history", history}};
+    ckpt.meta = {{"format", "robustmsa-checkpoint-1"},
+                 {"run", run_info},
+                 {"epoch", epoch},
+                 {"best_epoch", best_epoch},
+                 {"best_score", best_score},
+                 {"bad_epochs", bad_epochs},
+                 {"history", history}};
     ckpt.model = copy_state(*model);
     ckpt.best = best;
     ckpt.optimizer_bytes = save_optimizer(*optimizer);
@@ -324,11 +343,13 @@ RunResult train_run(const ExperimentConfig& config, const std::string& variant, 
     write_file_atomic(metrics_path, lines);
 
     double eta = epoch_seconds_sum / epochs_timed * static_cast<double>(tc.epochs - epoch - 1);
-    std::fprintf(stderr, "%s%s seed %ld epoch %ld/%ld loss %.4f val %.4f%s (best %.4f @%ld) %.0f samples/s ETA %s\n",
-                 tty ? "\r" : "", variant.c_str(), static_cast<long>(seed), static_cast<long>(epoch + 1),
-                 static_cast<long>(tc.epochs), sums["loss"] / std::max<int64_t>(seen, 1), val_score,
-                 improved ? " *" : "", best_score, static_cast<long>(best_epoch + 1),
-                 seen / std::max(train_seconds, 1e-9), format_seconds(eta).c_str());
+    std::fprintf(
+        stderr,
+        "%s%s seed %ld epoch %ld/%ld loss %.4f val %.4f%s (best %.4f @%ld) %.0f samples/s ETA %s\n",
+        tty ? "\r" : "", variant.c_str(), static_cast<long>(seed), static_cast<long>(epoch + 1),
+        static_cast<long>(tc.epochs), sums["loss"] / std::max<int64_t>(seen, 1), val_score,
+        improved ? " *" : "", best_score, static_cast<long>(best_epoch + 1),
+        seen / std::max(train_seconds, 1e-9), format_seconds(eta).c_str());
   }
   if (stopped_early)
     std::fprintf(stderr, "%s seed %ld: early stop, no validation improvement for %ld epochs\n",
@@ -346,9 +367,9 @@ RunResult train_run(const ExperimentConfig& config, const std::string& variant, 
   result.task = task_name(task);
   result.data_path = data.info.path;
   result.data_sha256 = data.info.sha256;
-  result.conditions = evaluate_conditions(*model, data.split(SplitId::kTest), data.tensor(SplitId::kTest),
-                                          conditions, static_cast<uint64_t>(config.eval.mask_seed),
-                                          config.eval.batch_size, task);
+  result.conditions = evaluate_conditions(
+      *model, data.split(SplitId::kTest), data.tensor(SplitId::kTest), conditions,
+      static_cast<uint64_t>(config.eval.mask_seed), config.eval.batch_size, task);
   write_results(result, results_path);
   return result;
 }
@@ -367,7 +388,8 @@ LoadedRun read_run_config(const std::string& run_dir) {
     run.seed = info.at("seed").get<int64_t>();
     run.config.apply_json(info.at("config"), path);
   } catch (const nlohmann::json::exception& e) {
-    throw DataError(str("run config '", path, "': expected keys variant, seed, config (", e.what(), ")"));
+    throw DataError(
+        str("run config '", path, "': expected keys variant, seed, config (", e.what(), ")"));
   }
   return run;
 }

@@ -4,7 +4,8 @@
 //
 // Usage:
 //   robustmsa::PreparedData data = robustmsa::prepare_data(config.data);
-//   robustmsa::RunResult r = robustmsa::train_run(config, "umdf", 1111, data, "runs/umdf/seed_1111",
+//   robustmsa::RunResult r = robustmsa::train_run(config, "umdf", 1111, data,
+//   "runs/umdf/seed_1111",
 //                                                 /*resume=*/false);
 #pragma once
 

@@ -65,7 +65,8 @@ class Cli : public ::testing::Test {
   static std::string tiny(const std::string& out, const std::string& extra = "") {
     return "train --data " + data_ + " --model umdf --out " + out +
            " --seeds 1111 --threads 1 --set model.width=8 --set model.heads=2"
-           " --set train.batch_size=32 --set train.epochs=3 " + extra;
+           " --set train.batch_size=32 --set train.epochs=3 " +
+           extra;
   }
   static fs::path dir_;
   static std::string data_;
@@ -92,7 +93,8 @@ TEST_F(Cli, InspectReportsLayoutShapesAndInfCounts) {
   EXPECT_EQ(j["sha256"].get<std::string>().size(), 64u);
   EXPECT_EQ(j["keys"]["train"]["audio"]["shape"], nlohmann::json({96, 20, 74}));
   int64_t neginf = 0;
-  for (const char* s : {"train", "valid", "test"}) neginf += j["splits"][s]["modalities"]["audio"]["neginf"].get<int64_t>();
+  for (const char* s : {"train", "valid", "test"})
+    neginf += j["splits"][s]["modalities"]["audio"]["neginf"].get<int64_t>();
   EXPECT_GT(neginf, 0) << "the synthetic audio carries -inf like COVAREP; inspect must count it";
   Result text = run("inspect " + data_);
   EXPECT_EQ(text.code, 0);
@@ -190,15 +192,19 @@ TEST_F(Cli, CorruptCheckpointIsDetected) {
 
 TEST_F(Cli, EvalPredictAndCompare) {
   std::string out = (dir_ / "cmp").string();
-  Result r = run("compare --data " + data_ + " --models umdf,umdf:distill=false,fine=false,lf_dnn"
+  Result r = run("compare --data " + data_ +
+                 " --models umdf,umdf:distill=false,fine=false,lf_dnn"
                  " --seeds 2 --threads 1 --set model.width=8 --set model.heads=2"
-                 " --set train.batch_size=32 --set train.epochs=2 --out " + out);
+                 " --set train.batch_size=32 --set train.epochs=2 --out " +
+                 out);
   // lf_dnn has no width/heads option: the override must be rejected by name.
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("unknown key 'model."), std::string::npos) << r.output;
-  r = run("compare --data " + data_ + " --models umdf,umdf:distill=false,fine=false"
+  r = run("compare --data " + data_ +
+          " --models umdf,umdf:distill=false,fine=false"
           " --seeds 2 --threads 1 --set model.width=8 --set model.heads=2"
-          " --set train.batch_size=32 --set train.epochs=2 --out " + out);
+          " --set train.batch_size=32 --set train.epochs=2 --out " +
+          out);
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("oracle"), std::string::npos) << r.output;
   std::string md = slurp(fs::path(out) / "report" / "report.md");
@@ -206,8 +212,10 @@ TEST_F(Cli, EvalPredictAndCompare) {
   EXPECT_NE(md.find("oracle"), std::string::npos);
   EXPECT_TRUE(fs::exists(fs::path(out) / "umdf" / "seed_1112" / "results.json"));
   // Rerunning skips finished cells.
-  r = run("compare --data " + data_ + " --models umdf --seeds 2 --threads 1 --set model.width=8"
-          " --set model.heads=2 --set train.batch_size=32 --set train.epochs=2 --out " + out);
+  r = run("compare --data " + data_ +
+          " --models umdf --seeds 2 --threads 1 --set model.width=8"
+          " --set model.heads=2 --set train.batch_size=32 --set train.epochs=2 --out " +
+          out);
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("already finished"), std::string::npos) << r.output;
   // Another suite on the same runs.

@@ -38,9 +38,11 @@ struct ConfigFlags {
     app.add_option("--config", configs, "JSON config file(s); later files override earlier ones")
         ->check(CLI::ExistingFile);
     app.add_option("--set", sets, "override one option: section.key=value (e.g. train.lr=1e-3)");
-    app.add_option("--seeds", seeds,
-                   "a count N < 1000 (the seeds 1111 ... 1110+N), one seed, or a comma-separated list");
-    app.add_option("--threads", threads, "intra-op threads (default: train.threads, 0 = all cores)");
+    app.add_option(
+        "--seeds", seeds,
+        "a count N < 1000 (the seeds 1111 ... 1110+N), one seed, or a comma-separated list");
+    app.add_option("--threads", threads,
+                   "intra-op threads (default: train.threads, 0 = all cores)");
     app.add_flag("--dump-config", dump, "print the resolved configuration and exit");
   }
 
@@ -74,8 +76,9 @@ struct ConfigFlags {
       std::string part;
       while (std::getline(ss, part, ',')) out.push_back(std::stoll(part));
     } catch (const std::exception&) {
-      throw UsageError(str("--seeds '", text,
-                           "': expected a count below 1000, one seed (>= 1000) or a comma-separated list"));
+      throw UsageError(
+          str("--seeds '", text,
+              "': expected a count below 1000, one seed (>= 1000) or a comma-separated list"));
     }
     return out;
   }
@@ -130,7 +133,10 @@ std::vector<Variant> parse_variants(const std::string& text) {
 
 std::string slug(const std::string& label) {
   std::string s;
-  for (char c : label) s += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') ? c : (c == '=' ? '-' : '_');
+  for (char c : label)
+    s += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')
+             ? c
+             : (c == '=' ? '-' : '_');
   return s;
 }
 
@@ -219,9 +225,11 @@ Runner add_synth(CLI::App& app) {
     std::vector<std::string> sets;
   };
   auto f = std::make_shared<Flags>();
-  app.add_option("OUT", f->out, "output pickle (the oracle is written to OUT.oracle.json)")->required();
+  app.add_option("OUT", f->out, "output pickle (the oracle is written to OUT.oracle.json)")
+      ->required();
   app.add_option("--like", f->like, "mosi, mosei or iemocap")->capture_default_str();
-  app.add_option("--layout", f->layout, "mult, mmsa_aligned or mmsa_unaligned")->capture_default_str();
+  app.add_option("--layout", f->layout, "mult, mmsa_aligned or mmsa_unaligned")
+      ->capture_default_str();
   app.add_option("--seed", f->seed, "generator seed")->capture_default_str();
   app.add_option("--n", f->n, "scale all split sizes so that train has N samples (0 = real sizes)");
   app.add_option("--set", f->sets, "any generator option: key=value (see docs/synthetic.md)");
@@ -244,7 +252,8 @@ Runner add_synth(CLI::App& app) {
     auto t0 = std::chrono::steady_clock::now();
     write_synthetic(o, f->out);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::fprintf(stderr, "wrote %s (+ .oracle.json, .generator.json) in %.1f s\n", f->out.c_str(), secs);
+    std::fprintf(stderr, "wrote %s (+ .oracle.json, .generator.json) in %.1f s\n", f->out.c_str(),
+                 secs);
   };
 }
 
@@ -282,7 +291,8 @@ Runner add_eval(CLI::App& app) {
     int64_t threads = 0, mask_seed = -1;
   };
   auto f = std::make_shared<Flags>();
-  app.add_option("--run", f->run, "a run directory, or a directory of runs (all seeds)")->required();
+  app.add_option("--run", f->run, "a run directory, or a directory of runs (all seeds)")
+      ->required();
   app.add_option("--suite", f->suite, "paper, mmsa or gcnet")->capture_default_str();
   app.add_option("--data", f->data, "feature file (default: the one the run was trained on)");
   app.add_option("--mask-seed", f->mask_seed, "evaluation mask seed (default: the run's)");
@@ -312,15 +322,16 @@ Runner add_eval(CLI::App& app) {
       r.task = task_name(data->info.task);
       r.data_path = data->info.path;
       r.data_sha256 = data->info.sha256;
-      r.conditions = evaluate_conditions(*run.model, data->split(SplitId::kTest),
-                                         data->tensor(SplitId::kTest), conditions,
-                                         static_cast<uint64_t>(mask_seed),
-                                         run.config.eval.batch_size, data->info.task);
-      std::string name = f->suite == run.config.eval.suite ? "results.json" : "results_" + f->suite + ".json";
+      r.conditions = evaluate_conditions(
+          *run.model, data->split(SplitId::kTest), data->tensor(SplitId::kTest), conditions,
+          static_cast<uint64_t>(mask_seed), run.config.eval.batch_size, data->info.task);
+      std::string name =
+          f->suite == run.config.eval.suite ? "results.json" : "results_" + f->suite + ".json";
       std::string out = (fs::path(dir) / name).string();
       std::string text = results_to_json(r).dump(2) + "\n";
       if (fs::exists(out) && read_file(out) != text)
-        std::fprintf(stderr, "note: %s differs from this evaluation; kept the old file, wrote %s.new\n",
+        std::fprintf(stderr,
+                     "note: %s differs from this evaluation; kept the old file, wrote %s.new\n",
                      out.c_str(), out.c_str());
       write_file_atomic(fs::exists(out) && read_file(out) != text ? out + ".new" : out, text);
       std::fprintf(stderr, "evaluated %s (%s seed %ld) on %zu conditions\n", dir.c_str(),
@@ -343,7 +354,8 @@ Runner add_compare(CLI::App& app) {
                  "comma-separated models or variants, e.g. umdf,umdf:distill=false,mult, or all")
       ->capture_default_str();
   app.add_option("--suite", f->suite, "evaluation suite (default eval.suite: paper)");
-  app.add_option("--out", f->out, "output directory: OUT/<variant>/seed_<seed>, OUT/report")->required();
+  app.add_option("--out", f->out, "output directory: OUT/<variant>/seed_<seed>, OUT/report")
+      ->required();
   return [f] {
     std::vector<Variant> variants = parse_variants(f->models);
     std::vector<ExperimentConfig> configs;
@@ -360,8 +372,9 @@ Runner add_compare(CLI::App& app) {
     }
     int threads = configure_threads(configs.front().train.threads);
     PreparedData data = prepare_data(configs.front().data);
-    std::fprintf(stderr, "compare: %zu variant(s) x %zu seed(s) on %s (threads %d)\n", variants.size(),
-                 configs.front().train.seeds.size(), configs.front().data.path.c_str(), threads);
+    std::fprintf(stderr, "compare: %zu variant(s) x %zu seed(s) on %s (threads %d)\n",
+                 variants.size(), configs.front().train.seeds.size(),
+                 configs.front().data.path.c_str(), threads);
     auto t0 = std::chrono::steady_clock::now();
     std::vector<RunResult> results;
     for (std::size_t i = 0; i < variants.size(); ++i) {
@@ -369,17 +382,19 @@ Runner add_compare(CLI::App& app) {
         std::string dir = seed_dir((fs::path(f->out) / slug(variants[i].label)).string(), seed);
         std::string done = (fs::path(dir) / "results.json").string();
         if (fs::exists(done)) {
-          std::fprintf(stderr, "%s seed %ld: already finished, reading %s\n", variants[i].label.c_str(),
-                       static_cast<long>(seed), done.c_str());
+          std::fprintf(stderr, "%s seed %ld: already finished, reading %s\n",
+                       variants[i].label.c_str(), static_cast<long>(seed), done.c_str());
           results.push_back(read_results(done));
           continue;
         }
-        results.push_back(train_run(configs[i], variants[i].label, seed, data, dir, /*resume=*/true));
+        results.push_back(
+            train_run(configs[i], variants[i].label, seed, data, dir, /*resume=*/true));
       }
     }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::fprintf(stderr, "compare finished in %.0f s\n", secs);
-    print_and_write_report(results, (fs::path(f->out) / "report").string(), configs.front().data.path);
+    print_and_write_report(results, (fs::path(f->out) / "report").string(),
+                           configs.front().data.path);
   };
 }
 
@@ -425,7 +440,8 @@ Runner add_predict(CLI::App& app) {
     configure_threads(f->threads);
     std::vector<std::string> runs = find_runs(f->run);
     if (runs.size() != 1)
-      throw UsageError(str("predict --run '", f->run, "': expected one run directory, found ", runs.size()));
+      throw UsageError(
+          str("predict --run '", f->run, "': expected one run directory, found ", runs.size()));
     InputSpec spec = run_input_spec(runs[0]);
     LoadedRun run = load_run(runs[0], spec);
     PredictInput in = read_predict_input(f->input, f->split, spec);

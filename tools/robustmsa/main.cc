@@ -1,7 +1,6 @@
 // robustmsa — multimodal sentiment analysis under uncertain missing modalities.
 // Exit codes: 0 success, 1 runtime or data error, 2 usage or configuration error.
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <exception>
 #include <map>
@@ -10,8 +9,9 @@
 #include "util/error.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"robustmsa: multimodal sentiment analysis that stays accurate when modalities go "
-               "missing (UMDF and baselines, on LibTorch)"};
+  CLI::App app{
+      "robustmsa: multimodal sentiment analysis that stays accurate when modalities go "
+      "missing (UMDF and baselines, on LibTorch)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "robustmsa 0.1.0");
   using robustmsa::cli::Runner;
