@@ -329,11 +329,13 @@ Runner add_eval(CLI::App& app) {
           f->suite == run.config.eval.suite ? "results.json" : "results_" + f->suite + ".json";
       std::string out = (fs::path(dir) / name).string();
       std::string text = results_to_json(r).dump(2) + "\n";
-      if (fs::exists(out) && read_file(out) != text)
+      // Never overwrite an earlier evaluation that differs (another data file or mask seed).
+      const bool differs = fs::exists(out) && read_file(out) != text;
+      if (differs)
         std::fprintf(stderr,
                      "note: %s differs from this evaluation; kept the old file, wrote %s.new\n",
                      out.c_str(), out.c_str());
-      write_file_atomic(fs::exists(out) && read_file(out) != text ? out + ".new" : out, text);
+      write_file_atomic(differs ? out + ".new" : out, text);
       std::fprintf(stderr, "evaluated %s (%s seed %ld) on %zu conditions\n", dir.c_str(),
                    run.variant.c_str(), static_cast<long>(run.seed), conditions.size());
       results.push_back(std::move(r));
