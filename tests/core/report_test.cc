@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "../common/temp_dir.h"
 #include "util/error.h"
 #include "util/fs.h"
 
@@ -21,23 +22,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh directory under the system temp dir, removed at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("robustmsa_report_" + std::string(info->name()) + "_" + std::to_string(::getpid()));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-  std::string str() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
+using robustmsa::test_util::TempDir;
 
 const std::vector<std::string> kPaperConditions = {"{l}",   "{a}",   "{v}",     "{l,a}",
                                                    "{l,v}", "{a,v}", "complete"};

@@ -19,6 +19,7 @@
 #include "data/protocol.h"
 #include "io/pickle.h"
 #include "io/pickle_write.h"
+#include "../common/temp_dir.h"
 #include "util/error.h"
 
 namespace robustmsa {
@@ -26,25 +27,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh directory per test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            str("robustmsa_synth_", ::getpid(), "_", info->test_suite_name(), "_", info->name());
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using robustmsa::test_util::TempDir;
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
