@@ -8,7 +8,6 @@
 #include <cmath>
 
 #include "nn/fused_attention.h"
-#include "nn/small_matmul.h"
 #include "util/error.h"
 
 namespace robustmsa {
@@ -126,12 +125,11 @@ torch::Tensor MaskedAttentionImpl::forward(const torch::Tensor& query, const tor
     out = at::scaled_dot_product_attention(q, k, v, bias.to(q.dtype()),
                                            is_training() ? dropout_ : 0.0, false, scale);
 #else
-    // Every full-size (B, H, Tq, Tk) pass costs as much as the matmul itself on CPU, so the scale
-    // is folded into q, the mask is one broadcast add, and the empty-row fix and the dropout
-    // rescaling are applied to the (B, H, Tq, dh) output rather than to the weights.
-    // small_matmul runs all (batch, head) products in one pass (see nn/small_matmul.h).
+    // Reached for CUDA tensors and non-float32 dtypes (CPU float32 takes the fused kernel). The
+    // scale is folded into q, the mask is one broadcast add, and the empty-row fix and the
+    // dropout rescaling are applied to the (B, H, Tq, dh) output rather than to the weights.
     auto qs = q * scale;
-    auto scores = small_matmul(qs, k.transpose(-2, -1));  // (B, H, Tq, Tk)
+    auto scores = torch::matmul(qs, k.transpose(-2, -1));  // (B, H, Tq, Tk)
     auto weights = torch::softmax(scores.to(torch::kFloat32) + bias, -1).to(q.dtype());
     double rescale = 1.0;
     if (is_training() && dropout_ > 0) {
@@ -141,7 +139,7 @@ torch::Tensor MaskedAttentionImpl::forward(const torch::Tensor& query, const tor
       weights = weights * keep;
       rescale = 1.0 / (1.0 - dropout_);
     }
-    out = small_matmul(weights, v);  // (B, H, Tq, dh)
+    out = torch::matmul(weights, v);  // (B, H, Tq, dh)
     if (rescale != 1.0) out = out * rescale;
 #endif
     out = out * has_key;  // rows without a usable key -> 0
