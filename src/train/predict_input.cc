@@ -38,6 +38,8 @@ PredictInput from_json(const std::string& path, const InputSpec& spec) {
     const int64_t t = spec.len[m], d = spec.dim[m];
     auto x = torch::zeros({n, t, d});
     auto valid = torch::zeros({n, t}, torch::kBool);
+    auto xa = x.accessor<float, 3>();  // element writes without a tensor op per value
+    auto va = valid.accessor<bool, 2>();
     for (int64_t i = 0; i < n; ++i) {
       const auto& s = samples[i];
       std::string where = str("file '", path, "': samples[", i, "].", kModalityNames[m]);
@@ -64,9 +66,9 @@ PredictInput from_json(const std::string& path, const InputSpec& spec) {
           double v = row[k].get<double>();
           if (!std::isfinite(v))
             throw DataError(str(where, "[", f, "][", k, "]: expected a finite number, found ", v));
-          x[i][static_cast<int64_t>(f)][k] = v;
+          xa[i][static_cast<int64_t>(f)][k] = static_cast<float>(v);
         }
-        valid[i][static_cast<int64_t>(f)] = true;
+        va[i][static_cast<int64_t>(f)] = true;
       }
       present[i * 3 + m] = 1;
     }
