@@ -177,12 +177,13 @@ std::optional<RunResult> oracle_for(const std::string& data_path, const std::str
   return std::nullopt;
 }
 
+// Builds, writes and prints the report of one suite's results (the oracle from `oracle_path`,
+// or from beside the data file).
 void print_and_write_report(const std::vector<RunResult>& results, const std::string& out_dir,
-                            const std::string& data_path) {
+                            const std::string& data_path, const std::string& oracle_path = "") {
   if (results.empty()) throw RunError("no results to report");
-  std::optional<RunResult> oracle = oracle_for(data_path, results.front().suite);
-  ReportOptions options;
-  Report report = build_report(results, oracle, options);
+  std::optional<RunResult> oracle = oracle_for(data_path, results.front().suite, oracle_path);
+  Report report = build_report(results, oracle, ReportOptions{});
   write_report(report, out_dir);
   std::cout << format_terminal_table(report);
   std::cout << "\nreport written to " << out_dir << "/report.md\n";
@@ -417,10 +418,7 @@ Runner add_report(CLI::App& app) {
     for (auto& [suite, results] : by_suite) {
       std::string out = f->out.empty() ? (fs::path(f->dir) / "report").string() : f->out;
       if (by_suite.size() > 1) out += "_" + suite;
-      std::optional<RunResult> oracle = oracle_for(results.front().data_path, suite, f->oracle);
-      Report report = build_report(results, oracle, ReportOptions{});
-      write_report(report, out);
-      std::cout << format_terminal_table(report) << "\nreport written to " << out << "/report.md\n";
+      print_and_write_report(results, out, results.front().data_path, f->oracle);
     }
   };
 }
