@@ -11,35 +11,17 @@
 #include "nn/layers.h"
 #include "nn/model.h"
 #include "util/error.h"
+#include "../common/model_fixtures.h"
 
 namespace robustmsa {
 namespace {
 
-// Tiny, deliberately unaligned sizes (dims 7/5/3, lengths 6/8/5) keep the whole suite fast.
-InputSpec tiny_spec(Task task, bool aligned = false) {
-  InputSpec spec;
-  spec.dim = {7, 5, 3};
-  spec.len = aligned ? std::array<int64_t, 3>{6, 6, 6} : std::array<int64_t, 3>{6, 8, 5};
-  spec.task = task;
-  return spec;
-}
+// Tiny, deliberately unaligned sizes keep the whole suite fast (tests/common/model_fixtures.h).
+using test_util::tiny_spec;
 
 // Random features, end padding of 0, 1 or 2 frames per row, nothing missing.
 Batch make_batch(const InputSpec& spec, int64_t b, uint64_t seed) {
-  torch::manual_seed(seed);
-  Batch batch;
-  for (int m = 0; m < kNumModalities; ++m) {
-    const int64_t t = spec.len[m];
-    auto lengths = (t - torch::arange(b) % 3).clamp_min(1);                 // (B)
-    batch.valid[m] = torch::arange(t).unsqueeze(0) < lengths.unsqueeze(1);  // (B, T)
-    batch.keep[m] = torch::ones({b, t}, torch::kBool);
-    batch.x[m] = torch::randn({b, t, spec.dim[m]}) * batch.valid[m].unsqueeze(-1);
-  }
-  batch.present = torch::ones({b, 3}, torch::kBool);
-  batch.label = spec.task == Task::kIemocap ? torch::randint(0, 2, {b, 4}, torch::kLong)
-                                            : torch::randn({b}) * 2;
-  batch.index = torch::arange(b);
-  return batch;
+  return test_util::random_batch(spec, b, seed, /*pad_period=*/3, /*label_scale=*/2.0);
 }
 
 Batch copy_batch(const Batch& in) {

@@ -13,33 +13,15 @@
 #include "nn/lf_dnn.h"
 #include "nn/model.h"
 #include "util/error.h"
+#include "../common/model_fixtures.h"
 
 namespace robustmsa {
 namespace {
 
-InputSpec spec_of(Task task, bool aligned) {
-  InputSpec spec;
-  spec.dim = {7, 5, 3};
-  spec.len = aligned ? std::array<int64_t, 3>{6, 6, 6} : std::array<int64_t, 3>{6, 8, 5};
-  spec.task = task;
-  return spec;
-}
+InputSpec spec_of(Task task, bool aligned) { return test_util::tiny_spec(task, aligned); }
 
 Batch batch_of(const InputSpec& spec, int64_t b, uint64_t seed) {
-  torch::manual_seed(seed);
-  Batch batch;
-  for (int m = 0; m < kNumModalities; ++m) {
-    const int64_t t = spec.len[m];
-    auto lengths = (t - torch::arange(b) % 2).clamp_min(1);
-    batch.valid[m] = torch::arange(t).unsqueeze(0) < lengths.unsqueeze(1);  // (B, T)
-    batch.keep[m] = torch::ones({b, t}, torch::kBool);
-    batch.x[m] = torch::randn({b, t, spec.dim[m]}) * batch.valid[m].unsqueeze(-1);
-  }
-  batch.present = torch::ones({b, 3}, torch::kBool);
-  batch.label =
-      spec.task == Task::kIemocap ? torch::randint(0, 2, {b, 4}, torch::kLong) : torch::randn({b});
-  batch.index = torch::arange(b);
-  return batch;
+  return test_util::random_batch(spec, b, seed, /*pad_period=*/2, /*label_scale=*/1.0);
 }
 
 // Row i loses modality i % 3 entirely (masks, presence and features).
