@@ -19,6 +19,17 @@ namespace robustmsa {
 class Model : public torch::nn::Module {
  public:
   virtual ModelOutput forward(const Batch& batch) = 0;
+
+  // Training in phases, e.g. a teacher on complete data, then a student against the frozen
+  // teacher. Returns the phase (0, 1, ...) of a 0-based epoch of a run of `epochs` epochs;
+  // single-phase models keep 0. When
+  // the phase changes, the trainer restores the weights it selected in the previous phase and
+  // restarts model selection and early stopping; it calls begin_phase before every epoch (also
+  // after a resume) and passes the phase to the objective in ObjectiveContext::phase.
+  virtual int64_t phase_of_epoch(int64_t /*epoch*/, int64_t /*epochs*/) const { return 0; }
+  // Puts the model into `phase` (what forward computes, which parameters train). Idempotent; a
+  // model that needs it keeps its phase in a buffer, so saved and selected weights carry it.
+  virtual void begin_phase(int64_t /*phase*/) {}
 };
 
 // What an objective returns: the scalar to minimise and named parts for logging.
@@ -34,6 +45,8 @@ struct ObjectiveContext {
   // Drawn from the run seed, the epoch and the step, so a resumed run sees the same holes.
   std::function<Batch(const Batch&)> missing_view;
   Task task = Task::kRegression;
+  int64_t epoch = 0;  // 0-based training epoch
+  int64_t phase = 0;  // Model::phase_of_epoch(epoch, train.epochs)
 };
 
 using Objective = std::function<Losses(Model&, const Batch&, ObjectiveContext&)>;

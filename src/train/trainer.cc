@@ -239,7 +239,18 @@ RunResult train_run(const ExperimentConfig& config, const std::string& variant, 
   int64_t epochs_timed = 0;
 
   for (int64_t epoch = start_epoch; epoch < tc.epochs; ++epoch) {
+    const int64_t phase = model->phase_of_epoch(epoch, tc.epochs);
+    if (epoch > 0 && phase != model->phase_of_epoch(epoch - 1, tc.epochs)) {
+      // A new training phase (e.g. the student after its teacher) starts from the weights
+      // selected in the previous one and selects afresh.
+      load_state(*model, best, "selected weights of '" + run_dir + "'");
+      best_score = std::numeric_limits<double>::infinity();
+      best_epoch = -1;
+      bad_epochs = 0;
+    }
+    model->begin_phase(phase);
     if (tc.patience > 0 && bad_epochs >= tc.patience) {
+      if (model->phase_of_epoch(tc.epochs - 1, tc.epochs) != phase) continue;  // next phase
       stopped_early = true;
       break;
     }
@@ -257,6 +268,8 @@ RunResult train_run(const ExperimentConfig& config, const std::string& variant, 
       Batch batch = gather(train, index, nullptr);
       ObjectiveContext ctx;
       ctx.task = task;
+      ctx.epoch = epoch;
+      ctx.phase = phase;
       ctx.missing_view = [&](const Batch& b) {
         return apply_masks(
             b, uncertain_masks(uncertain, static_cast<uint64_t>(seed), epoch, step, rows, lens));
