@@ -4,8 +4,11 @@
 
 #include "config/options.h"
 #include "nn/lf_dnn.h"
+#include "nn/mmin.h"
 #include "nn/model.h"
 #include "nn/mult.h"
+#include "nn/teacher_student.h"
+#include "nn/tfr_net.h"
 #include "nn/umdf.h"
 
 namespace robustmsa {
@@ -36,6 +39,12 @@ const std::vector<ModelEntry>& model_registry() {
       make_entry<LfDnnOptions, LfDnnImpl>("lf_dnn", "Williams et al., ACL 2018 workshop (MMSA)",
                                           supervised_objective),
       make_entry<MultOptions, MultImpl>("mult", "Tsai et al., ACL 2019", supervised_objective),
+      make_entry<MminOptions, MminImpl>("mmin", "Zhao, Li, Jin, ACL 2021", mmin_objective),
+      make_entry<TfrNetOptions, TfrNetImpl>("tfr_net", "Yuan et al., ACM MM 2021",
+                                            tfr_net_objective),
+      make_entry<TeacherStudentOptions, TeacherStudentImpl>(
+          "teacher_student", "teacher-student distillation in the style of Li et al., CVPR 2024",
+          teacher_student_objective),
   };
   return registry;
 }
