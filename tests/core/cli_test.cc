@@ -13,6 +13,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace fs = std::filesystem;
 
@@ -174,6 +175,52 @@ TEST_F(Cli, ResumeAfterSigkillGivesTheSameResults) {
     EXPECT_EQ(a["conditions"], b["conditions"]) << "kill point " << k;
     for (const auto& e : fs::directory_iterator(fs::path(out) / "seed_1111"))
       EXPECT_NE(e.path().extension(), ".tmp") << e.path();
+  }
+}
+
+// A model trained in phases (teacher, then student): selection restarts in phase 1, and a run
+// killed anywhere (also across the phase change) resumes to the same results.
+TEST_F(Cli, TwoPhaseTeacherStudentSelectsPerPhaseAndResumes) {
+  auto args = [](const std::string& out, const std::string& extra = "") {
+    return "train --data " + data_ + " --model teacher_student --out " + out +
+           " --seeds 1111 --threads 1 --set model.width=8 --set model.heads=2"
+           " --set model.encoder_layers=1 --set model.teacher_share=0.5"
+           " --set train.batch_size=32 --set train.epochs=4 --set train.patience=0 " +
+           extra;
+  };
+  std::string ref = (dir_ / "ts_ref").string();
+  Result r = run(args(ref));
+  ASSERT_EQ(r.code, 0) << r.output;
+  std::string reference = slurp(fs::path(ref) / "seed_1111" / "results.json");
+  std::istringstream lines(slurp(fs::path(ref) / "seed_1111" / "metrics.jsonl"));
+  std::vector<nlohmann::json> epochs;
+  for (std::string line; std::getline(lines, line);) epochs.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(epochs.size(), 4u);
+  for (int e = 0; e < 2; ++e) {
+    EXPECT_TRUE(epochs[e].contains("train_teacher_task")) << epochs[e].dump();
+    EXPECT_LE(epochs[e]["best_epoch"].get<int>(), 2);
+  }
+  for (int e = 2; e < 4; ++e) {
+    EXPECT_TRUE(epochs[e].contains("train_logit_kd")) << epochs[e].dump();
+    EXPECT_GE(epochs[e]["best_epoch"].get<int>(), 3) << "selection restarts for the student";
+  }
+  for (int k = 1; k <= 3; ++k) {
+    std::string out = (dir_ / ("ts_kill_" + std::to_string(k))).string();
+    pid_t pid = fork();
+    if (pid == 0) {
+      std::string cmd = bin() + " " + args(out) + " >/dev/null 2>&1";
+      execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(400 * k));
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    Result resumed = run(args(out, "--resume"));
+    ASSERT_EQ(resumed.code, 0) << "kill point " << k << ": " << resumed.output;
+    auto a = nlohmann::json::parse(slurp(fs::path(out) / "seed_1111" / "results.json"));
+    auto b = nlohmann::json::parse(reference);
+    EXPECT_EQ(a["conditions"], b["conditions"]) << "kill point " << k;
   }
 }
 

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <limits>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -191,22 +193,36 @@ TEST_P(RegistryModelTest, ObjectiveGradientsAreFiniteForEveryParameter) {
     ctx.task = task;
     ctx.missing_view = deterministic_missing;
     Batch batch = drop_frames(make_batch(spec, 8, 21), 0.3, 2);
-    Losses losses = entry().objective(*model, batch, ctx);
-    ASSERT_TRUE(losses.total.defined());
-    EXPECT_EQ(losses.total.dim(), 0);
-    EXPECT_TRUE(all_finite(losses.total));
-    ASSERT_FALSE(losses.parts.empty());
-    for (const auto& [name, value] : losses.parts) EXPECT_TRUE(all_finite(value)) << name;
-    model->zero_grad();
-    losses.total.backward();
+    // A model trained in phases (a teacher, then a student) trains different parameters in each:
+    // every parameter must get a gradient in some phase.
+    const int64_t phases = model->phase_of_epoch(99, 100) + 1;
+    std::map<std::string, std::pair<bool, bool>> seen;  // defined, non-zero
+    for (int64_t phase = 0; phase < phases; ++phase) {
+      SCOPED_TRACE(str("phase ", phase));
+      model->begin_phase(phase);
+      ctx.phase = phase;
+      Losses losses = entry().objective(*model, batch, ctx);
+      ASSERT_TRUE(losses.total.defined());
+      EXPECT_EQ(losses.total.dim(), 0);
+      EXPECT_TRUE(all_finite(losses.total));
+      ASSERT_FALSE(losses.parts.empty());
+      for (const auto& [name, value] : losses.parts) EXPECT_TRUE(all_finite(value)) << name;
+      model->zero_grad();
+      losses.total.backward();
+      for (const auto& p : model->named_parameters()) {
+        const auto& g = p.value().grad();
+        auto& s = seen[p.key()];
+        if (!g.defined()) continue;
+        s.first = true;
+        EXPECT_TRUE(all_finite(g)) << p.key();
+        if (g.abs().sum().item<double>() > 0) s.second = true;
+      }
+    }
     int64_t with_grad = 0, nonzero = 0;
-    for (const auto& p : model->named_parameters()) {
-      const auto& g = p.value().grad();
-      EXPECT_TRUE(g.defined()) << p.key() << " gets no gradient (an unused parameter?)";
-      if (!g.defined()) continue;
-      ++with_grad;
-      EXPECT_TRUE(all_finite(g)) << p.key();
-      if (g.abs().sum().item<double>() > 0) ++nonzero;
+    for (const auto& [name, s] : seen) {
+      EXPECT_TRUE(s.first) << name << " gets no gradient (an unused parameter?)";
+      with_grad += s.first;
+      nonzero += s.second;
     }
     EXPECT_GT(with_grad, 0);
     EXPECT_GT(nonzero, with_grad / 2) << "most parameters should receive a non-zero gradient";
@@ -304,7 +320,8 @@ INSTANTIATE_TEST_SUITE_P(Registry, RegistryModelTest, ::testing::ValuesIn(regist
 // ---- the registry itself ----------------------------------------------------------------------
 
 TEST(RegistryTest, ListsTheModelsInReportOrderWithUniqueNames) {
-  EXPECT_EQ(registered_names(), (std::vector<std::string>{"umdf", "lf_dnn", "mult"}));
+  EXPECT_EQ(registered_names(), (std::vector<std::string>{"umdf", "lf_dnn", "mult", "mmin",
+                                                         "tfr_net", "teacher_student"}));
 }
 
 TEST(RegistryTest, UnknownModelIsAUsageErrorListingTheKnownOnes) {
@@ -312,7 +329,9 @@ TEST(RegistryTest, UnknownModelIsAUsageErrorListingTheKnownOnes) {
     find_model("x");
     FAIL() << "no error";
   } catch (const UsageError& e) {
-    EXPECT_EQ(std::string(e.what()), "unknown model 'x'; expected one of: umdf, lf_dnn, mult");
+    EXPECT_EQ(std::string(e.what()),
+              "unknown model 'x'; expected one of: umdf, lf_dnn, mult, mmin, tfr_net, "
+              "teacher_student");
   }
 }
 
