@@ -16,10 +16,14 @@ namespace robustmsa {
 struct DataSection {
   std::string path;
   bool zscore = false;
+  std::string text_encoder;
   template <class V>
   void visit(V& v) {
     v("path", path, "feature pickle (MulT/CMU or MMSA layout)");
     v("zscore", zscore, "z-score audio and vision with train-split statistics over valid frames");
+    v("text_encoder", text_encoder,
+      "Hugging Face BERT-family model folder: its frozen token features of the file's text_bert "
+      "rows replace the text features (docs/text.md); empty = the file's text features");
   }
   void validate() const {}
 };

@@ -114,6 +114,20 @@ void convert_features(const NdArray& a, const Where& w, const std::string& key, 
   a.release_source();
 }
 
+// True when audio or vision is not in the file: the key is absent or None, or the array is
+// empty with N rows ((N, 0, D) or (N, T, 0)). Other shapes are checked by convert_features.
+bool modality_absent(const Value& split, const std::string& key, int64_t n, const Where& w) {
+  const Value* v = split.find(key);
+  if (v == nullptr || v->kind == Value::Kind::kNone) return true;
+  if (v->kind != Value::Kind::kArray) return false;
+  const NdArray& a = *v->ndarray;
+  if (a.shape.size() != 3 || a.numel() != 0) return false;
+  if (a.shape[0] != n)
+    throw DataError(str(w.prefix(key), "an empty array (absent modality) must have N = ", n,
+                        " rows like the labels, found ", shape_str(a.shape)));
+  return true;
+}
+
 // Validity of frames from non-zero features (MulT layout has no lengths): a frame is padding
 // when all its features are zero. For aligned files the union over modalities is used, since
 // word alignment gives every modality the same frames.
@@ -183,6 +197,25 @@ void read_ids(const Value& split, const Where& w, Split& out) {
   }
 }
 
+// Keeps MMSA's text_bert rows (token ids, mask, segments) for a text encoder.
+void read_text_bert(const Value& split, const Where& w, Split& out) {
+  const Value* v = split.find("text_bert");
+  if (!v || v->kind != Value::Kind::kArray) return;
+  const NdArray& tb = v->array();
+  if (tb.shape.size() != 3 || tb.shape[0] != out.n || tb.shape[1] != 3)
+    throw DataError(str(w.prefix("text_bert"), "expected (", out.n, ", 3, L), found ",
+                        shape_str(tb.shape)));
+  out.text_bert_len = tb.shape[2];
+  out.text_bert.resize(static_cast<std::size_t>(tb.numel()));
+  for (int64_t i = 0; i < tb.numel(); ++i) {
+    const double x = tb.get<double>(i);
+    if (!(x >= 0 && x < 2147483648.0) || x != std::floor(x))
+      throw DataError(str(w.prefix("text_bert"), "row ", i / (3 * tb.shape[2]), ": value ", x,
+                          " is not a token id, mask or segment (an integer >= 0)"));
+    out.text_bert[static_cast<std::size_t>(i)] = static_cast<int32_t>(x);
+  }
+}
+
 Split read_split(const Value& root, const std::string& path, const std::string& name, Layout layout,
                  Task& task) {
   const Value* sv = root.find(name);
@@ -236,14 +269,25 @@ Split read_split(const Value& root, const std::string& path, const std::string& 
     check_label_range(out.labels, task == Task::kSims ? 1.0 : 3.0, w, "regression_labels");
   }
 
-  for (int m = 0; m < kNumModalities; ++m)
+  for (int m = 0; m < kNumModalities; ++m) {
+    if (m != kText && modality_absent(split, kModalityNames[m], out.n, w)) {
+      ModalityData& md = out.modality[m];
+      md.absent = true;
+      md.n = out.n;
+      md.t = 1;
+      md.d = 1;
+      md.x.assign(static_cast<std::size_t>(out.n), 0.0f);
+      md.valid.assign(static_cast<std::size_t>(out.n), 0);
+      continue;
+    }
     convert_features(numeric_array(split, kModalityNames[m], w), w, kModalityNames[m], out.n,
                      out.modality[m]);
+  }
 
   // Frame validity.
   const auto& mods = out.modality;
   bool aligned = mods[0].t == mods[1].t && mods[1].t == mods[2].t;
-  if (layout == Layout::kMulT && aligned) {
+  if (layout == Layout::kMulT && aligned && !mods[kAudio].absent && !mods[kVision].absent) {
     std::vector<uint8_t> any(static_cast<std::size_t>(out.n * mods[0].t), 0);
     for (int m = 0; m < kNumModalities; ++m) {
       auto v = nonzero_frames(mods[m]);
@@ -252,6 +296,7 @@ Split read_split(const Value& root, const std::string& path, const std::string& 
     for (int m = 0; m < kNumModalities; ++m) out.modality[m].valid = any;
   } else {
     for (int m = 0; m < kNumModalities; ++m) {
+      if (mods[m].absent) continue;  // its validity is already all zero
       const std::string len_key = std::string(kModalityNames[m]) + "_lengths";
       const Value* lv = split.find(len_key);
       if (m == kText && layout == Layout::kMMSA && split.find("text_bert") &&
@@ -275,6 +320,7 @@ Split read_split(const Value& root, const std::string& path, const std::string& 
     }
   }
   read_ids(split, w, out);
+  read_text_bert(split, w, out);
   return out;
 }
 

@@ -13,6 +13,7 @@
 
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
+#include "train/text_encoder.h"
 #include "util/error.h"
 #include "util/fs.h"
 
@@ -129,6 +130,7 @@ PreparedData prepare_data(const DataSection& data) {
   opt.zscore = data.zscore;
   out.info = load_dataset(data.path, opt);
   for (int s = 0; s < 3; ++s) out.tensors[s] = to_tensors(out.info.splits[s], out.info.task);
+  if (!data.text_encoder.empty()) apply_text_encoder(out, data.text_encoder, 64);
   const Split& train = out.info.split(SplitId::kTrain);
   for (int m = 0; m < kNumModalities; ++m) {
     out.spec.dim[m] = train.modality[m].d;

@@ -3,6 +3,7 @@
 #include "util/fs.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -107,6 +108,55 @@ std::string read_file(const std::string& path) {
     out.append(buffer, static_cast<size_t>(n));
   }
   ::close(fd);
+  return out;
+}
+
+MappedFile::~MappedFile() {
+  if (data_ != nullptr) ::munmap(const_cast<unsigned char*>(data_), size_);
+}
+
+MappedFile::MappedFile(MappedFile&& other) noexcept : data_(other.data_), size_(other.size_) {
+  other.data_ = nullptr;
+  other.size_ = 0;
+}
+
+MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
+  if (this != &other) {
+    if (data_ != nullptr) ::munmap(const_cast<unsigned char*>(data_), size_);
+    data_ = other.data_;
+    size_ = other.size_;
+    other.data_ = nullptr;
+    other.size_ = 0;
+  }
+  return *this;
+}
+
+MappedFile map_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw DataError(str("cannot read '", path, "': ", errno_text(errno)));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    throw DataError(str("cannot read '", path, "': ", errno_text(err)));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw DataError(str("cannot read '", path, "': not a regular file"));
+  }
+  if (st.st_size == 0) {
+    ::close(fd);
+    throw DataError(str("cannot read '", path, "': the file is empty"));
+  }
+  const auto size = static_cast<std::size_t>(st.st_size);
+  void* addr = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  const int err = errno;
+  ::close(fd);  // the mapping stays valid after close
+  if (addr == MAP_FAILED)
+    throw DataError(str("cannot map '", path, "' (", size, " bytes): ", errno_text(err)));
+  MappedFile out;
+  out.data_ = static_cast<const unsigned char*>(addr);
+  out.size_ = size;
   return out;
 }
 

@@ -6,6 +6,7 @@
 //   std::string text = robustmsa::read_file("runs/umdf/results.json");
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 namespace robustmsa {
@@ -19,5 +20,28 @@ void write_file_atomic(const std::string& path, const std::string& content);
 // The whole file as bytes. Throws DataError naming the path when it does not exist, is a
 // directory or cannot be read.
 std::string read_file(const std::string& path);
+
+// A read-only memory mapping of a whole file (safetensors weights): the bytes stay on disk and are
+// paged in on use. Movable, not copyable; unmapped on destruction.
+class MappedFile {
+ public:
+  MappedFile() = default;
+  ~MappedFile();
+  MappedFile(MappedFile&& other) noexcept;
+  MappedFile& operator=(MappedFile&& other) noexcept;
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  const unsigned char* data() const { return data_; }
+  std::size_t size() const { return size_; }
+
+ private:
+  friend MappedFile map_file(const std::string& path);
+  const unsigned char* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+// Maps `path` read-only. Throws DataError naming the path when it does not exist, is not a
+// regular file, is empty or cannot be mapped.
+MappedFile map_file(const std::string& path);
 
 }  // namespace robustmsa

@@ -14,6 +14,7 @@
 #include "synth/synth.h"
 #include "train/evaluate.h"
 #include "train/predict_input.h"
+#include "train/text_encoder.h"
 #include "train/trainer.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -425,15 +426,20 @@ Runner add_report(CLI::App& app) {
 
 Runner add_predict(CLI::App& app) {
   struct Flags {
-    std::string run, input, split = "test";
+    std::string run, input, split = "test", encoder;
+    std::vector<std::string> texts;
     int64_t threads = 0;
   };
   auto f = std::make_shared<Flags>();
   app.add_option("--run", f->run, "a run directory (seed_<seed>)")->required();
   app.add_option("--input", f->input,
                  "features: a JSON file {\"samples\": [{\"text\": [[...]], \"audio\": null, ...}]} "
-                 "or a pickle in a supported layout")
-      ->required();
+                 "or a pickle in a supported layout");
+  app.add_option("--text", f->texts,
+                 "score sentences (repeatable) with text only: tokenised and encoded by the run's "
+                 "data.text_encoder or --text-encoder (docs/text.md)");
+  app.add_option("--text-encoder", f->encoder,
+                 "BERT-family model folder for --text (default: the run's data.text_encoder)");
   app.add_option("--split", f->split, "split of a pickle input")->capture_default_str();
   app.add_option("--threads", f->threads, "intra-op threads (0 = all cores)");
   return [f] {
@@ -443,7 +449,21 @@ Runner add_predict(CLI::App& app) {
       throw UsageError(
           str("predict --run '", f->run, "': expected one run directory, found ", runs.size()));
     InputSpec spec = run_input_spec(runs[0]);
+    if (f->input.empty() == f->texts.empty())
+      throw UsageError("predict: pass exactly one of --input FILE and --text \"...\"");
     LoadedRun run = load_run(runs[0], spec);
+    if (!f->texts.empty()) {
+      const std::string dir = f->encoder.empty() ? run.config.data.text_encoder : f->encoder;
+      if (dir.empty())
+        throw UsageError(str("predict --text: run '", runs[0],
+                             "' was not trained with data.text_encoder; pass --text-encoder DIR "
+                             "(the model that made its text features)"));
+      TextEncoder enc = load_text_encoder(dir);
+      PredictInput in = text_predict_input(enc, f->texts, spec);
+      nlohmann::json out = predict_json(*run.model, in, spec);
+      std::cout << out.dump(2) << "\n";
+      return;
+    }
     PredictInput in = read_predict_input(f->input, f->split, spec);
     std::cout << predict_json(*run.model, in, spec).dump(2) << "\n";
   };

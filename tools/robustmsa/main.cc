@@ -34,6 +34,9 @@ int main(int argc, char** argv) {
       robustmsa::cli::add_report);
   add("predict", "predict with a trained run on new features (any subset of modalities)",
       robustmsa::cli::add_predict);
+  add("features",
+      "transcripts (label.csv) -> MMSA-layout features from a BERT-family text encoder",
+      robustmsa::cli::add_features);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
