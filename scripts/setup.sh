@@ -39,6 +39,24 @@ for py in python3 /usr/bin/python3; do
   fi
 done
 
+# MMSA reference tests (tests/torch/mmsa_reference_test.cc): Debian's PyTorch for /usr/bin/python3
+# and MMSA 2.2.1 from PyPI without its training-stack dependencies (the model files need only
+# torch). Optional: when either is unavailable those tests skip.
+as_root=""
+[[ $(id -u) -ne 0 ]] && as_root=sudo
+if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+  { $as_root apt-get update >/dev/null 2>&1 &&
+    DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y --no-install-recommends \
+      python3-torch >/dev/null 2>&1; } ||
+    echo "note: python3-torch unavailable; the MMSA reference tests will be skipped" >&2
+fi
+if /usr/bin/python3 -c 'import torch' 2>/dev/null &&
+   ! /usr/bin/python3 -c 'import importlib.util as u; assert u.find_spec("MMSA")' 2>/dev/null; then
+  /usr/bin/python3 -m pip install --quiet --no-deps mmsa==2.2.1 2>/dev/null ||
+    /usr/bin/python3 -m pip install --quiet --break-system-packages --no-deps mmsa==2.2.1 2>/dev/null ||
+    echo "note: mmsa 2.2.1 unavailable; the MMSA reference tests will be skipped" >&2
+fi
+
 jobs=$(nproc)
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
 cmake --build "$build" -j "$jobs"

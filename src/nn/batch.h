@@ -36,6 +36,9 @@ struct InputSpec {
   std::array<int64_t, 3> dim{};  // D_l, D_a, D_v
   std::array<int64_t, 3> len{};  // T_l, T_a, T_v
   Task task = Task::kRegression;
+  // Rows of the training split: models with per-training-sample state (Self-MM's unimodal labels)
+  // size their buffers by it, so checkpoints carry that state. 0 when unknown.
+  int64_t train_size = 0;
   int64_t output_dim() const { return task == Task::kIemocap ? 8 : 1; }
 };
 

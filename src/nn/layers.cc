@@ -180,8 +180,8 @@ torch::Tensor TransformerLayerImpl::forward(const torch::Tensor& x, const torch:
 }
 
 TransformerEncoderImpl::TransformerEncoderImpl(int64_t dim, int64_t heads, int64_t layers,
-                                               const TransformerDropouts& dropouts)
-    : dim_(dim), embed_dropout_(dropouts.embed) {
+                                               const TransformerDropouts& dropouts, bool positions)
+    : dim_(dim), embed_dropout_(dropouts.embed), positions_(positions) {
   for (int64_t i = 0; i < layers; ++i) layers_->push_back(TransformerLayer(dim, heads, dropouts));
   layers_ = register_module("layers", layers_);
   final_norm_ =
@@ -189,8 +189,8 @@ TransformerEncoderImpl::TransformerEncoderImpl(int64_t dim, int64_t heads, int64
 }
 
 torch::Tensor TransformerEncoderImpl::embed(const torch::Tensor& x) {
-  auto pos = sinusoidal_positions(x.size(1), dim_, x.options());  // (T, d)
-  auto h = x * std::sqrt(static_cast<double>(dim_)) + pos.unsqueeze(0);
+  auto h = x * std::sqrt(static_cast<double>(dim_));
+  if (positions_) h = h + sinusoidal_positions(x.size(1), dim_, x.options()).unsqueeze(0);
   return torch::dropout(h, embed_dropout_, is_training());
 }
 
@@ -214,14 +214,15 @@ torch::Tensor TransformerEncoderImpl::forward_cross(const torch::Tensor& x,
 
 // ---- projections, encoders, head ----------------------------------------------------------------
 
-FrameProjectionImpl::FrameProjectionImpl(int64_t in_dim, int64_t out_dim, int64_t kernel) {
+FrameProjectionImpl::FrameProjectionImpl(int64_t in_dim, int64_t out_dim, int64_t kernel,
+                                         bool same_padding) {
   if (kernel < 1 || kernel % 2 == 0)
     throw ConfigError(str("frame projection: Conv1d kernel ", kernel,
                           " must be an odd integer >= 1 (so frames stay aligned with masks)"));
+  const int64_t padding = same_padding ? kernel / 2 : 0;
   conv_ = register_module(
-      "conv",
-      torch::nn::Conv1d(
-          torch::nn::Conv1dOptions(in_dim, out_dim, kernel).padding(kernel / 2).bias(false)));
+      "conv", torch::nn::Conv1d(
+                  torch::nn::Conv1dOptions(in_dim, out_dim, kernel).padding(padding).bias(false)));
 }
 
 torch::Tensor FrameProjectionImpl::forward(const torch::Tensor& x) {

@@ -102,10 +102,12 @@ TORCH_MODULE(TransformerLayer);
 // MulT's TransformerEncoder: sqrt(d)-scaled input + sinusoidal positions + embedding dropout, N
 // pre-LN layers, a final LayerNorm. With `memory` (B, Tk, d) the layers are crossmodal (queries
 // from x, keys/values from memory, which gets the same scaling and positions).
+// positions = false leaves the positions out (MMSA's MulT: its encoders' position_embedding
+// defaults to False).
 class TransformerEncoderImpl : public torch::nn::Module {
  public:
   TransformerEncoderImpl(int64_t dim, int64_t heads, int64_t layers,
-                         const TransformerDropouts& dropouts);
+                         const TransformerDropouts& dropouts, bool positions = true);
   // Self-attention over x (B, T, d); mask (B, T) marks usable frames.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask, bool causal = false);
   // Crossmodal: x (B, Tq, d) attends to memory (B, Tk, d) where memory_mask (B, Tk) is true.
@@ -118,6 +120,7 @@ class TransformerEncoderImpl : public torch::nn::Module {
                     bool causal);
   int64_t dim_;
   double embed_dropout_;
+  bool positions_;
   torch::nn::ModuleList layers_;
   torch::nn::LayerNorm final_norm_{nullptr};
 };
@@ -125,9 +128,10 @@ TORCH_MODULE(TransformerEncoder);
 
 // Temporal Conv1d projection D_m -> d without bias (MulT), "same" padding so that output frame t
 // lines up with input frame t and its mask: (B, T, D_m) -> (B, T, d). `kernel` must be odd.
+// same_padding = false is MulT/MMSA's padding 0: (B, T, D_m) -> (B, T - kernel + 1, d).
 class FrameProjectionImpl : public torch::nn::Module {
  public:
-  FrameProjectionImpl(int64_t in_dim, int64_t out_dim, int64_t kernel);
+  FrameProjectionImpl(int64_t in_dim, int64_t out_dim, int64_t kernel, bool same_padding = true);
   torch::Tensor forward(const torch::Tensor& x);
 
  private:

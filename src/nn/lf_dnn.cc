@@ -58,7 +58,7 @@ LfDnnImpl::LfDnnImpl(const LfDnnOptions& options, const InputSpec& spec)
       register_module("audio_subnet", SubNet(spec.dim[kAudio], o.audio_hidden, o.audio_dropout));
   vision_subnet_ = register_module("vision_subnet",
                                    SubNet(spec.dim[kVision], o.vision_hidden, o.vision_dropout));
-  const int64_t fused = o.text_out + o.audio_hidden + o.vision_hidden;
+  const int64_t fused = o.audio_hidden + o.vision_hidden + o.text_out;
   fusion1_ = register_module("fusion1", torch::nn::Linear(fused, o.post_fusion_dim));
   fusion2_ = register_module("fusion2", torch::nn::Linear(o.post_fusion_dim, o.post_fusion_dim));
   fusion3_ = register_module("fusion3", torch::nn::Linear(o.post_fusion_dim, spec.output_dim()));
@@ -77,7 +77,7 @@ ModelOutput LfDnnImpl::forward(const Batch& batch) {
   auto text_h = text_out_(torch::dropout(last, options_.text_dropout, is_training()));
   auto audio_h = audio_subnet_(masked_mean(batch.x[kAudio], frame_mask(batch, kAudio)));
   auto vision_h = vision_subnet_(masked_mean(batch.x[kVision], frame_mask(batch, kVision)));
-  auto fused = torch::cat({text_h, audio_h, vision_h}, 1);  // (B, text_out + a + v)
+  auto fused = torch::cat({audio_h, vision_h, text_h}, 1);  // (B, a + v + text_out), as MMSA
   auto h = torch::dropout(fused, options_.post_fusion_dropout, is_training());
   h = torch::relu(fusion1_(h));
   h = torch::relu(fusion2_(h));

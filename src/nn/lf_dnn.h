@@ -16,7 +16,8 @@
 //     LSTM; our default text_dropout is therefore 0.0 (the effective MMSA value).
 //   - A training batch of one row cannot give batch statistics; BatchNorm then normalises with its
 //     running statistics instead of failing.
-//   - Fusion order is text, audio, vision (MMSA concatenates audio, vision, text); immaterial.
+// Checked against MMSA 2.2.1's LF_DNN (tests/python/mmsa_reference.py): with the same weights and
+// inputs without padding, eval-mode outputs agree to 1e-5.
 #pragma once
 
 #include <torch/nn/module.h>
@@ -79,7 +80,8 @@ class LfDnnImpl : public Model {
  public:
   LfDnnImpl(const LfDnnOptions& options, const InputSpec& spec);
   // prediction (B) or (B, 4, 2); features "text" (B, text_out), "audio" (B, audio_hidden),
-  // "vision" (B, vision_hidden), "fused" (their concatenation).
+  // "vision" (B, vision_hidden), "fused" (their concatenation in MMSA's order: audio, vision,
+  // text).
   ModelOutput forward(const Batch& batch) override;
 
  private:

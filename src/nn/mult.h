@@ -14,16 +14,24 @@
 // Crossmodal layers use attn_dropout of their key modality (attn_dropout for text keys,
 // attn_dropout_a for audio, attn_dropout_v for vision), as MulT/MMSA do.
 //
+// Checked against MMSA: tests/python/mmsa_reference.py loads these weights into MMSA 2.2.1's
+// MULT (PyPI, unmodified) and compares forward passes (tests/torch/mmsa_reference_test.cc); with
+// conv_padding "valid" and inputs without padding the outputs agree to 1e-5.
+//
 // Deviations:
-//   - Conv1d uses "same" padding (MMSA: padding 0, which shortens the sequence by kernel - 1) so
-//     frames stay aligned with their masks; the projection is applied even when D_m == d.
+//   - Conv1d uses "same" padding by default (MMSA: padding 0, which shortens the sequence by
+//     kernel - 1) so frames stay aligned with their masks; conv_padding "valid" is MMSA's
+//     behaviour (each output frame then takes the mask of the input frame it is centred on).
+//     The projection is applied even when D_m == d (MMSA skips it then).
 //   - Keys are masked: crossmodal attention never attends to padded or missing frames of the
 //     key modality; the memory self-attention masks padding only, because after the crossmodal
 //     layers every valid frame carries information from the other modalities even when the
 //     target modality's own features are missing.
 //   - The "last state" is read at the last valid (non-padding) frame, not at the padded end.
-//   - Positions are 1..T for every frame (MulT numbers only frames whose first feature is
-//     non-zero); MMSA's mem_layers = max(nlevels, 3) is an explicit option.
+//   - No position embeddings by default, as MMSA (its TransformerEncoder's position_embedding
+//     defaults to False and MULT never sets it). positions = true adds the authors' sinusoidal
+//     positions, numbered 1..T for every frame (MulT numbers only frames whose first feature is
+//     non-zero). MMSA's mem_layers = max(nlevels, 3) is an explicit option.
 #pragma once
 
 #include <torch/nn/module.h>
@@ -32,6 +40,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <string>
 
 #include "config/options.h"
 #include "nn/layers.h"
@@ -56,6 +65,8 @@ struct MultOptions {
   double output_dropout = 0.5;
   double text_dropout = 0.5;
   bool causal = true;  // MulT's attn_mask
+  std::string conv_padding = "same";
+  bool positions = false;  // MMSA: no position embeddings; the authors' MulT: sinusoidal
 
   template <class V>
   void visit(V& v) {
@@ -78,6 +89,12 @@ struct MultOptions {
     v("text_dropout", text_dropout, "dropout on the raw text features");
     v("causal", causal,
       "MulT's attn_mask: query i attends only to keys j <= i + |T_k - T_q| (default on)");
+    v("positions", positions,
+      "add sinusoidal positions to every transformer input (the authors' MulT; MMSA's MulT "
+      "does not)");
+    v("conv_padding", conv_padding,
+      "\"same\" keeps T_m frames after the Conv1d projection; \"valid\" is MMSA's padding 0 "
+      "(T_m - kernel + 1 frames)");
   }
   void validate() const;
 };
@@ -93,7 +110,7 @@ class MultImpl : public Model {
   MultOptions options_;
   InputSpec spec_;
   torch::nn::ModuleList projections_;  // FrameProjection per modality
-  torch::nn::ModuleList crossmodal_;   // index m * 2 + k: target m, source (m + 1 + k) % 3
+  torch::nn::ModuleList crossmodal_;   // index m * 2 + k: target m, k-th other modality (t, a, v)
   torch::nn::ModuleList memory_;       // TransformerEncoder(2d) per modality
   ResidualHead head_{nullptr};
 };

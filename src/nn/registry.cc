@@ -4,10 +4,17 @@
 
 #include "config/options.h"
 #include "nn/lf_dnn.h"
+#include "nn/mctn.h"
+#include "nn/mctn_objective.h"
+#include "nn/misa.h"
+#include "nn/misa_objective.h"
 #include "nn/mmin.h"
 #include "nn/model.h"
 #include "nn/mult.h"
+#include "nn/self_mm.h"
+#include "nn/self_mm_objective.h"
 #include "nn/teacher_student.h"
+#include "nn/tfn.h"
 #include "nn/tfr_net.h"
 #include "nn/umdf.h"
 
@@ -39,6 +46,10 @@ const std::vector<ModelEntry>& model_registry() {
       make_entry<LfDnnOptions, LfDnnImpl>("lf_dnn", "Williams et al., ACL 2018 workshop (MMSA)",
                                           supervised_objective),
       make_entry<MultOptions, MultImpl>("mult", "Tsai et al., ACL 2019", supervised_objective),
+      make_entry<TfnOptions, TfnImpl>("tfn", "Zadeh et al., EMNLP 2017", supervised_objective),
+      make_entry<MisaOptions, MisaImpl>("misa", "Hazarika et al., ACM MM 2020", misa_objective),
+      make_entry<SelfMmOptions, SelfMmImpl>("self_mm", "Yu et al., AAAI 2021", self_mm_objective),
+      make_entry<MctnOptions, MctnImpl>("mctn", "Pham et al., AAAI 2019", mctn_objective),
       make_entry<MminOptions, MminImpl>("mmin", "Zhao, Li, Jin, ACL 2021", mmin_objective),
       make_entry<TfrNetOptions, TfrNetImpl>("tfr_net", "Yuan et al., ACM MM 2021",
                                             tfr_net_objective),

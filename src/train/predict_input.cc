@@ -117,6 +117,7 @@ InputSpec run_input_spec(const std::string& run_dir) {
       spec.len[m] = in.at("len").at(m).get<int64_t>();
     }
     spec.task = task_from_name(in.at("task").get<std::string>(), path);
+    spec.train_size = in.value("train_size", int64_t{0});  // absent in runs made before Self-MM
   } catch (const nlohmann::json::exception& e) {
     throw DataError(
         str("run config '", path, "': expected \"input\": {dim, len, task} (", e.what(), ")"));

@@ -72,7 +72,8 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainSection& t, M
 }
 
 nlohmann::json spec_json(const InputSpec& s) {
-  return {{"dim", s.dim}, {"len", s.len}, {"task", task_name(s.task)}};
+  return {
+      {"dim", s.dim}, {"len", s.len}, {"task", task_name(s.task)}, {"train_size", s.train_size}};
 }
 
 // Validation conditions used for model selection.
@@ -137,6 +138,7 @@ PreparedData prepare_data(const DataSection& data) {
     out.spec.len[m] = train.modality[m].t;
   }
   out.spec.task = out.info.task;
+  out.spec.train_size = train.n;
   return out;
 }
 

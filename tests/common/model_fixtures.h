@@ -16,6 +16,7 @@ inline InputSpec tiny_spec(Task task, bool aligned = false) {
   spec.dim = {7, 5, 3};
   spec.len = aligned ? std::array<int64_t, 3>{6, 6, 6} : std::array<int64_t, 3>{6, 8, 5};
   spec.task = task;
+  spec.train_size = 16;  // rows of per-training-sample state (Self-MM); test batches use 0..B-1
   return spec;
 }
 

@@ -320,8 +320,9 @@ INSTANTIATE_TEST_SUITE_P(Registry, RegistryModelTest, ::testing::ValuesIn(regist
 // ---- the registry itself ----------------------------------------------------------------------
 
 TEST(RegistryTest, ListsTheModelsInReportOrderWithUniqueNames) {
-  EXPECT_EQ(registered_names(), (std::vector<std::string>{"umdf", "lf_dnn", "mult", "mmin",
-                                                         "tfr_net", "teacher_student"}));
+  EXPECT_EQ(registered_names(),
+            (std::vector<std::string>{"umdf", "lf_dnn", "mult", "tfn", "misa", "self_mm", "mctn",
+                                      "mmin", "tfr_net", "teacher_student"}));
 }
 
 TEST(RegistryTest, UnknownModelIsAUsageErrorListingTheKnownOnes) {
@@ -330,8 +331,8 @@ TEST(RegistryTest, UnknownModelIsAUsageErrorListingTheKnownOnes) {
     FAIL() << "no error";
   } catch (const UsageError& e) {
     EXPECT_EQ(std::string(e.what()),
-              "unknown model 'x'; expected one of: umdf, lf_dnn, mult, mmin, tfr_net, "
-              "teacher_student");
+              "unknown model 'x'; expected one of: umdf, lf_dnn, mult, tfn, misa, self_mm, mctn, "
+              "mmin, tfr_net, teacher_student");
   }
 }
 
