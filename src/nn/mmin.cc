@@ -36,8 +36,8 @@ void MminOptions::validate() const {
   require(text_dropout >= 0 && text_dropout < 1, "model.text_dropout", text_dropout,
           "a number in [0, 1)");
   require(dropout >= 0 && dropout < 1, "model.dropout", dropout, "a number in [0, 1)");
-  require(pretrain_dropout >= 0 && pretrain_dropout < 1, "model.pretrain_dropout",
-          pretrain_dropout, "a number in [0, 1)");
+  require(pretrain_dropout >= 0 && pretrain_dropout < 1, "model.pretrain_dropout", pretrain_dropout,
+          "a number in [0, 1)");
   const std::pair<const char*, double> weights[] = {{"model.ce_weight", ce_weight},
                                                     {"model.mse_weight", mse_weight},
                                                     {"model.cycle_weight", cycle_weight}};
@@ -82,8 +82,8 @@ torch::Tensor TextCnnImpl::forward(const torch::Tensor& x, const torch::Tensor& 
 
 MminEncodersImpl::MminEncodersImpl(const MminOptions& o, const InputSpec& spec) {
   audio_ = register_module("audio", LstmMaxEncoder(spec.dim[kAudio], o.embd_size_a));
-  text_ = register_module(
-      "text", TextCnn(spec.dim[kText], o.text_channels, o.embd_size_l, o.text_dropout));
+  text_ = register_module("text",
+                          TextCnn(spec.dim[kText], o.text_channels, o.embd_size_l, o.text_dropout));
   vision_ = register_module("vision", LstmMaxEncoder(spec.dim[kVision], o.embd_size_v));
 }
 
@@ -95,8 +95,8 @@ torch::Tensor MminEncodersImpl::forward(const Batch& batch,
                     1);
 }
 
-FcClassifierImpl::FcClassifierImpl(int64_t in_dim, const std::vector<int64_t>& hidden,
-                                   int64_t out, double dropout)
+FcClassifierImpl::FcClassifierImpl(int64_t in_dim, const std::vector<int64_t>& hidden, int64_t out,
+                                   double dropout)
     : dropout_(dropout) {
   int64_t d = in_dim;
   for (int64_t h : hidden) {
@@ -118,8 +118,7 @@ torch::Tensor FcClassifierImpl::forward(torch::Tensor x) {
 
 // ---- cascaded residual autoencoder --------------------------------------------------------------
 
-ResidualAeImpl::ResidualAeImpl(const std::vector<int64_t>& layers, int64_t blocks,
-                               int64_t in_dim) {
+ResidualAeImpl::ResidualAeImpl(const std::vector<int64_t>& layers, int64_t blocks, int64_t in_dim) {
   for (int64_t b = 0; b < blocks; ++b) {
     // Encoder in -> l0 -> ... -> l_last with LeakyReLU between (none after the last layer).
     torch::nn::Sequential enc;
@@ -183,9 +182,8 @@ MminImpl::MminImpl(const MminOptions& options, const InputSpec& spec)
 void MminImpl::check_batch(const Batch& batch) const {
   for (int m = 0; m < kNumModalities; ++m)
     if (batch.x[m].dim() != 3 || batch.x[m].size(2) != spec_.dim[m])
-      throw DataError(str("mmin: modality '", kModalityNames[m], "' has shape ",
-                          batch.x[m].sizes(), "; the model was built for (B, T, ", spec_.dim[m],
-                          ")"));
+      throw DataError(str("mmin: modality '", kModalityNames[m], "' has shape ", batch.x[m].sizes(),
+                          "; the model was built for (B, T, ", spec_.dim[m], ")"));
 }
 
 int64_t MminImpl::phase() const { return phase_.item<int64_t>(); }
@@ -218,7 +216,7 @@ void MminImpl::begin_phase(int64_t phase) {
 MminImpl::Imagination MminImpl::imagine(const Batch& batch) {
   Imagination out;
   out.f = encoders_->forward(batch, frame_masks(batch));  // (B, 384)
-  std::tie(out.r, out.z) = ae_->forward(out.f);            // (B, 384), (B, n * 64)
+  std::tie(out.r, out.z) = ae_->forward(out.f);           // (B, 384), (B, n * 64)
   out.r_cycle = (options_.share_weight ? ae_ : ae_cycle_)->forward(out.r).first;
   out.prediction = shape_prediction(classifier_->forward(out.z), spec_.task);
   return out;
@@ -265,7 +263,8 @@ Batch reverse_view(const Batch& complete, const Batch& missing) {
 Losses mmin_objective(Model& model, const Batch& batch, ObjectiveContext& ctx) {
   auto* mmin = dynamic_cast<MminImpl*>(&model);
   if (mmin == nullptr)
-    throw RunError(str("mmin objective: the model is a ", model.name(), "; expected an MMIN model"));
+    throw RunError(
+        str("mmin objective: the model is a ", model.name(), "; expected an MMIN model"));
   if (ctx.phase != mmin->phase())
     throw RunError(str("mmin objective: the trainer is in phase ", ctx.phase,
                        " but the model is in phase ", mmin->phase(),

@@ -31,9 +31,9 @@ void TeacherStudentOptions::validate() const {
 }
 
 KdNetworkImpl::KdNetworkImpl(const TeacherStudentOptions& o, const InputSpec& spec) : spec_(spec) {
-  EncoderOptions enc{o.width, o.heads, o.encoder_layers, o.kernel,
-                     TransformerDropouts{o.attn_dropout, o.relu_dropout, o.res_dropout,
-                                         o.embed_dropout}};
+  EncoderOptions enc{
+      o.width, o.heads, o.encoder_layers, o.kernel,
+      TransformerDropouts{o.attn_dropout, o.relu_dropout, o.res_dropout, o.embed_dropout}};
   for (int m = 0; m < kNumModalities; ++m) encoders_->push_back(ModalityEncoder(spec.dim[m], enc));
   encoders_ = register_module("encoders", encoders_);
   head_ = register_module("head", ResidualHead(3 * o.width, spec.output_dim(), o.output_dropout));
@@ -43,9 +43,9 @@ ModelOutput KdNetworkImpl::forward(const Batch& batch) {
   ModelOutput out;
   std::array<torch::Tensor, 3> pooled;
   for (int m = 0; m < kNumModalities; ++m) {
-    const auto mask = frame_mask(batch, m);                                             // (B, T_m)
+    const auto mask = frame_mask(batch, m);                                       // (B, T_m)
     auto h = encoders_[m]->as<ModalityEncoderImpl>()->forward(batch.x[m], mask);  // (B, T_m, d)
-    pooled[m] = masked_mean(h, mask);                                                   // (B, d)
+    pooled[m] = masked_mean(h, mask);                                             // (B, d)
     out.features[kModalityNames[m]] = pooled[m];
   }
   auto fused = torch::cat({pooled[0], pooled[1], pooled[2]}, 1);  // (B, 3d)
@@ -54,8 +54,7 @@ ModelOutput KdNetworkImpl::forward(const Batch& batch) {
   return out;
 }
 
-TeacherStudentImpl::TeacherStudentImpl(const TeacherStudentOptions& options,
-                                       const InputSpec& spec)
+TeacherStudentImpl::TeacherStudentImpl(const TeacherStudentOptions& options, const InputSpec& spec)
     : options_(options), spec_(spec) {
   options_.validate();
   check_input_spec(spec, "teacher_student");

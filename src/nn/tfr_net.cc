@@ -20,8 +20,8 @@ int64_t divisor_at_most(int64_t n, int64_t cap) {
 // Max of x (B, T, D) over frames where mask (B, T) is true; 0 for rows without any.
 torch::Tensor masked_max(const torch::Tensor& x, const torch::Tensor& mask) {
   auto any = mask.any(1).view({-1, 1, 1});  // (B, 1, 1)
-  auto filled = x.masked_fill(mask.unsqueeze(-1).logical_not(),
-                              -std::numeric_limits<float>::infinity());
+  auto filled =
+      x.masked_fill(mask.unsqueeze(-1).logical_not(), -std::numeric_limits<float>::infinity());
   return torch::where(any, filled, x).amax(1) * any.squeeze(-1).to(x.dtype());  // (B, D)
 }
 
@@ -63,10 +63,10 @@ void TfrNetOptions::validate() const {
                                                      {"model.vision_kernel", vision_kernel}};
   for (const auto& [key, k] : kernels) require(k >= 1 && k % 2 == 1, key, k, "an odd integer >= 1");
   const std::pair<const char*, double> rates[] = {
-      {"model.text_dropout", text_dropout},   {"model.attn_dropout", attn_dropout},
+      {"model.text_dropout", text_dropout},     {"model.attn_dropout", attn_dropout},
       {"model.attn_dropout_a", attn_dropout_a}, {"model.attn_dropout_v", attn_dropout_v},
-      {"model.relu_dropout", relu_dropout},   {"model.embed_dropout", embed_dropout},
-      {"model.res_dropout", res_dropout},     {"model.fusion_dropout", fusion_dropout},
+      {"model.relu_dropout", relu_dropout},     {"model.embed_dropout", embed_dropout},
+      {"model.res_dropout", res_dropout},       {"model.fusion_dropout", fusion_dropout},
       {"model.cls_dropout", cls_dropout}};
   for (const auto& [key, p] : rates) require(p >= 0 && p < 1, key, p, "a number in [0, 1)");
   require(rec_weights.size() == 3, "model.rec_weights", rec_weights.size(),
@@ -110,9 +110,9 @@ torch::Tensor CGateImpl::forward(const torch::Tensor& x, const torch::Tensor& va
   // Valid frames first, in order (the MulT layout pads at the front, MMSA's at the end); the
   // result is pooled over valid frames only, so the order of the rest does not matter.
   auto order = std::get<1>(torch::sort(valid.logical_not().to(torch::kInt), /*stable=*/true,
-                                       /*dim=*/1, /*descending=*/false));  // (B, T)
-  auto xs = x.gather(1, order.unsqueeze(-1).expand_as(x));                 // (B, T, D)
-  auto count = valid.sum(1);                                               // (B)
+                                       /*dim=*/1, /*descending=*/false));            // (B, T)
+  auto xs = x.gather(1, order.unsqueeze(-1).expand_as(x));                           // (B, T, D)
+  auto count = valid.sum(1);                                                         // (B)
   auto first = torch::arange(t, count.options()).unsqueeze(0) < count.unsqueeze(1);  // (B, T)
   // The GRU reads each row up to its last valid frame (packed), so the backward direction starts
   // at the row's real end; empty rows read one (zero) frame and are pooled to 0 below.
@@ -123,9 +123,9 @@ torch::Tensor CGateImpl::forward(const torch::Tensor& x, const torch::Tensor& va
   auto r = std::get<0>(torch::nn::utils::rnn::pad_packed_sequence(states, /*batch_first=*/true,
                                                                   /*padding_value=*/0.0, t));
   auto gate = torch::sigmoid(gate_(r.transpose(1, 2)).transpose(1, 2));  // (B, T, 1)
-  auto gated = torch::tanh(r) * gate;                                     // (B, T, 2h)
-  auto u = torch::tanh(fc_(torch::cat({xs, gated}, -1)));                 // (B, T, h)
-  return torch::dropout(masked_max(u, first), dropout_, is_training());   // (B, h)
+  auto gated = torch::tanh(r) * gate;                                    // (B, T, 2h)
+  auto u = torch::tanh(fc_(torch::cat({xs, gated}, -1)));                // (B, T, h)
+  return torch::dropout(masked_max(u, first), dropout_, is_training());  // (B, h)
 }
 
 // ---- the model ----------------------------------------------------------------------------------
@@ -196,8 +196,10 @@ ModelOutput TfrNetImpl::forward_reconstruct(const Batch& batch,
     }
     auto h = torch::cat({s, cross[0], cross[1]}, -1);  // (B, T_m, 3d)
     if (reconstruction != nullptr) {
-      auto g = temporal_[m]->as<TemporalTransformerImpl>()->forward(h.transpose(1, 2), o.causal)
-                   .transpose(1, 2);                                              // (B, T_m, 3d)
+      auto g = temporal_[m]
+                   ->as<TemporalTransformerImpl>()
+                   ->forward(h.transpose(1, 2), o.causal)
+                   .transpose(1, 2);  // (B, T_m, 3d)
       (*reconstruction)[m] = generators_[m]->as<torch::nn::LinearImpl>()->forward(g);  // (B,T,D)
     }
     pooled[m] = gates_[m]->as<CGateImpl>()->forward(h, batch.valid[m]);  // (B, h_m)
@@ -249,8 +251,8 @@ Losses tfr_net_objective(Model& model, const Batch& batch, ObjectiveContext& ctx
   for (int m = 0; m < kNumModalities; ++m) {
     // Frames that exist in the complete batch but not in the view the model saw.
     auto lost = frame_mask(batch, m) & frame_mask(missing, m).logical_not();  // (B, T_m)
-    total_rec = total_rec + o.rec_weights[m] * tfr_reconstruction_loss(rec[m], batch.x[m], lost,
-                                                                       o.sim_weight);
+    total_rec = total_rec +
+                o.rec_weights[m] * tfr_reconstruction_loss(rec[m], batch.x[m], lost, o.sim_weight);
   }
   Losses losses;
   losses.total = task + total_rec;

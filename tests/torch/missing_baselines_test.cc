@@ -205,8 +205,8 @@ TEST(TfrNetTest, ReconstructionLossMatchesAHandComputation) {
   auto target = torch::tensor({2.0f, 0.0f, 0.0f, 0.0f}).view({1, 2, 2});
   auto mask = torch::tensor({true, false}).view({1, 2});
   const double smooth = (2.0 - 0.5) + 0.5 * 0.25;  // |d| - 0.5 for |d| >= 1, d^2 / 2 below
-  EXPECT_NEAR(tfr_reconstruction_loss(pred, target, mask, 0.0).item<double>(),
-              smooth / (2 + 1e-4), 1e-6);
+  EXPECT_NEAR(tfr_reconstruction_loss(pred, target, mask, 0.0).item<double>(), smooth / (2 + 1e-4),
+              1e-6);
   // The unmasked frame never counts, with or without the CMD term.
   auto pred2 = pred.clone();
   pred2[0][1].fill_(-5.0f);
@@ -241,17 +241,17 @@ TEST(TfrNetTest, CGateReadsTheSameFramesWhetherPaddedAtTheFrontOrTheEnd) {
   const int64_t t = 6;
   auto x = torch::randn({3, t, 5});
   auto lengths = torch::tensor({6, 4, 0});
-  auto end_valid = torch::arange(t).unsqueeze(0) < lengths.unsqueeze(1);          // (3, 6)
+  auto end_valid = torch::arange(t).unsqueeze(0) < lengths.unsqueeze(1);           // (3, 6)
   auto front_valid = torch::arange(t).unsqueeze(0) >= (t - lengths).unsqueeze(1);  // (3, 6)
   auto end_x = x * end_valid.unsqueeze(-1);
   auto front_x = torch::zeros_like(x);
-  for (int64_t i = 0; i < 3; ++i) front_x[i] = torch::roll(end_x[i], t - lengths[i].item<int64_t>(), 0);
+  for (int64_t i = 0; i < 3; ++i)
+    front_x[i] = torch::roll(end_x[i], t - lengths[i].item<int64_t>(), 0);
   auto a = gate->forward(end_x, end_valid);
   auto b = gate->forward(front_x, front_valid);
   EXPECT_TRUE(torch::allclose(a, b, 1e-5, 1e-6)) << a << b;
   EXPECT_TRUE(torch::equal(a[2], torch::zeros({4}))) << "no valid frame pools to 0";
 }
-
 
 // ---- MMIN ---------------------------------------------------------------------------------------
 
