@@ -114,11 +114,13 @@ void convert_features(const NdArray& a, const Where& w, const std::string& key, 
   a.release_source();
 }
 
-// True when audio or vision is not in the file: the key is absent or None, or the array is
-// empty with N rows ((N, 0, D) or (N, T, 0)). Other shapes are checked by convert_features.
+// True when the file marks audio or vision as absent: None, or an empty array with N rows
+// ((N, 0, D) or (N, T, 0)). A missing key stays an error (numeric_array says so): a truncated
+// file must not pass for a text-only one. Other shapes are checked by convert_features.
 bool modality_absent(const Value& split, const std::string& key, int64_t n, const Where& w) {
   const Value* v = split.find(key);
-  if (v == nullptr || v->kind == Value::Kind::kNone) return true;
+  if (v == nullptr) return false;
+  if (v->kind == Value::Kind::kNone) return true;
   if (v->kind != Value::Kind::kArray) return false;
   const NdArray& a = *v->ndarray;
   if (a.shape.size() != 3 || a.numel() != 0) return false;

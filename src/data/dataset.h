@@ -43,8 +43,8 @@ struct ModalityData {
   std::vector<uint8_t> valid;  // (n, t): 1 where the frame exists (not padding)
   // Sanitising counts (DESIGN §2.3): values replaced or clamped while loading.
   int64_t nan_count = 0, posinf_count = 0, neginf_count = 0, clamped_count = 0;
-  // The file holds no such modality (key absent, None, or an empty (N, 0, D) / (N, T, 0) array,
-  // as `robustmsa features` writes audio and vision): a placeholder of one zero frame of one
+  // The file marks the modality absent (None, or an empty (N, 0, D) / (N, T, 0) array, as
+  // `robustmsa features` writes audio and vision): a placeholder of one zero frame of one
   // zero feature per sample, never valid, so every protocol sees the modality as missing.
   bool absent = false;
   float at(int64_t i, int64_t f, int64_t k) const { return x[(i * t + f) * d + k]; }
