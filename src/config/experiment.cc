@@ -22,7 +22,12 @@ nlohmann::json strip_comments(const nlohmann::json& j) {
 }  // namespace
 
 nlohmann::json read_config_file(const std::string& path) {
-  std::string text = read_file(path);
+  std::string text;
+  try {
+    text = read_file(path);
+  } catch (const DataError& e) {
+    throw ConfigError(str("config file: ", e.what()));
+  }
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
@@ -35,15 +40,23 @@ void ExperimentConfig::apply_json(const nlohmann::json& raw, const std::string& 
   if (!raw.is_object())
     throw ConfigError(str("config '", source, "': expected a JSON object at the top level"));
   nlohmann::json j = strip_comments(raw);
+  // Section errors name the key; the prefix adds the file they came from.
+  const auto in_source = [&](auto& options, const nlohmann::json& section, const char* name) {
+    try {
+      options_from_json(options, section, name);
+    } catch (const ConfigError& e) {
+      throw ConfigError(str("config '", source, "': ", e.what()));
+    }
+  };
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& key = it.key();
     const nlohmann::json section = strip_comments(it.value());
     if (key == "data") {
-      options_from_json(data, section, "data");
+      in_source(data, section, "data");
     } else if (key == "train") {
-      options_from_json(train, section, "train");
+      in_source(train, section, "train");
     } else if (key == "eval") {
-      options_from_json(eval, section, "eval");
+      in_source(eval, section, "eval");
     } else if (key == "missing") {
       if (!section.is_object())
         throw ConfigError(str("config '", source, "': section 'missing': expected an object"));

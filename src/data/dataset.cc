@@ -361,6 +361,30 @@ void zscore(Dataset& ds) {
 
 }  // namespace
 
+std::string sanitize_summary(const Dataset& ds) {
+  int64_t total = 0;
+  std::string parts;
+  for (const Split& s : ds.splits) {
+    for (int m = 0; m < kNumModalities; ++m) {
+      const ModalityData& md = s.modality[m];
+      const std::pair<const char*, int64_t> counts[] = {{"NaN", md.nan_count},
+                                                        {"+inf", md.posinf_count},
+                                                        {"-inf", md.neginf_count},
+                                                        {"clamped", md.clamped_count}};
+      std::string here;
+      for (const auto& [name, count] : counts) {
+        if (count == 0) continue;
+        here += str(" ", name, " ", count);
+        total += count;
+      }
+      if (!here.empty()) parts += str(parts.empty() ? "" : ";", " ", s.name, " ", kModalityNames[m], here);
+    }
+  }
+  if (total == 0) return "";
+  return str("file '", ds.path, "': sanitised ", total,
+             " feature values (NaN/+inf/-inf -> 0, beyond float32 -> clamped):", parts);
+}
+
 Dataset load_dataset(const std::string& path, const DataOptions& options) {
   pickle::ValuePtr root = pickle::load_file(path);
   Dataset ds = dataset_from_pickle(*root, path, options);
@@ -377,10 +401,13 @@ Dataset dataset_from_pickle(const pickle::Value& root_value, const std::string& 
     throw DataError(str("file '", path, "': expected a dict with keys train, valid, test, found ",
                         root->kind_name()));
   const Value* train = root->find("train");
-  if (!train || !train->is_dict())
+  if (!train)
     throw DataError(
         str("file '", path,
             "': missing split \"train\"; expected a dict with keys train, valid, test"));
+  if (!train->is_dict())
+    throw DataError(str("file '", path, "': split \"train\": expected a dict, found ",
+                        train->kind_name()));
   if (train->find("labels")) {
     ds.layout = Layout::kMulT;
   } else if (train->find("regression_labels")) {

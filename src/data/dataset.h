@@ -84,6 +84,13 @@ struct DataOptions {
 // inconsistent ("split \"valid\" key \"audio\": expected 3 dimensions (N, T, D), found (229, 50)").
 Dataset load_dataset(const std::string& path, const DataOptions& options);
 
+// One line for stderr that reports the feature values sanitised while loading (DESIGN §2.3),
+// per split and modality, e.g.
+//   file 'x.pkl': sanitised 7 feature values (NaN/+inf/-inf -> 0, beyond float32 -> clamped):
+//   train audio -inf 5; test vision NaN 1 clamped 1
+// or "" when the file had none, so that no replacement is ever silent.
+std::string sanitize_summary(const Dataset& ds);
+
 namespace pickle {
 struct Value;
 }

@@ -109,6 +109,7 @@ nlohmann::json inspect_file(const std::string& path) {
     splits[s.name] = js;
   }
   info["splits"] = splits;
+  info["sanitized"] = sanitize_summary(ds);  // "" when nothing was replaced or clamped
   return info;
 }
 

@@ -431,9 +431,21 @@ class Machine {
         }
         return str("f", k.floating);
       case Value::Kind::kStr:
-        return std::string("s").append(text_of(k));
-      case Value::Kind::kBytes:
-        return std::string("b").append(text_of(k));
+      case Value::Kind::kBytes: {
+        // A memoised key can be reused by every SETITEM at 3 bytes each, and each use hashes
+        // and compares its whole text: without a budget a file of a few MB could make us hash
+        // terabytes (found by fuzzing). Legitimate pickles reuse short keys; the budget is far
+        // above what they need and keeps the work linear in the file size.
+        const std::string_view text = text_of(k);
+        key_bytes_ += text.size();
+        const uint64_t budget = 64 * static_cast<uint64_t>(size_) + (uint64_t{64} << 20);
+        if (key_bytes_ > budget) {
+          fail(str("dict keys add up to more than ", budget,
+                   " bytes (64 times the file size + 64 MiB); expected short keys, not a long "
+                   "key reused through the memo"));
+        }
+        return std::string(k.kind == Value::Kind::kStr ? "s" : "b").append(text);
+      }
       default:
         return std::nullopt;
     }
@@ -598,6 +610,7 @@ class Machine {
   // never inherits an old state.
   std::unordered_map<const Value*, uint32_t> container_state_;
   std::unordered_map<const Value*, std::unordered_map<std::string, std::size_t>> dict_index_;
+  uint64_t key_bytes_ = 0;  // text of str/bytes dict keys looked up so far (see key_identity)
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -1740,7 +1753,9 @@ ValuePtr parse(const uint8_t* data, std::size_t size, const std::string& name) {
 }
 
 ValuePtr load_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO would otherwise wait for a writer; fstat below then refuses it.
+  // It changes nothing for regular files.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     const int err = errno;
     if (err == ENOENT) {

@@ -152,6 +152,27 @@ Checkpoint read_checkpoint(const std::string& path) {
   } catch (const nlohmann::json::exception& e) {
     throw DataError(str("checkpoint '", path, "': metadata is not valid JSON (", e.what(), ")"));
   }
+  // What resume reads from the metadata: checked here so that a crafted checkpoint fails with
+  // this message rather than a JSON exception later.
+  struct Field {
+    const char* key;
+    bool (nlohmann::json::*is_kind)() const noexcept;
+    const char* expected;
+  };
+  const Field fields[] = {{"run", &nlohmann::json::is_object, "an object"},
+                          {"epoch", &nlohmann::json::is_number_integer, "an integer"},
+                          {"best_epoch", &nlohmann::json::is_number_integer, "an integer"},
+                          {"bad_epochs", &nlohmann::json::is_number_integer, "an integer"},
+                          {"best_score", &nlohmann::json::is_number, "a number"},
+                          {"history", &nlohmann::json::is_array, "an array"}};
+  if (!ckpt.meta.is_object())
+    throw DataError(str("checkpoint '", path, "': metadata is ", ckpt.meta.type_name(),
+                        "; expected an object"));
+  for (const Field& f : fields)
+    if (!ckpt.meta.contains(f.key) || !(ckpt.meta[f.key].*f.is_kind)())
+      throw DataError(str("checkpoint '", path, "': metadata key '", f.key, "' is ",
+                          ckpt.meta.contains(f.key) ? ckpt.meta[f.key].type_name() : "missing",
+                          "; expected ", f.expected));
   return ckpt;
 }
 

@@ -2,7 +2,10 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
+#include <limits>
 
 #include "train/evaluate.h"
 #include "util/error.h"
@@ -34,6 +37,7 @@ PredictInput from_json(const std::string& path, const InputSpec& spec) {
   PredictInput in;
   in.tensors.n = n;
   std::vector<uint8_t> present(static_cast<std::size_t>(n * 3), 0);
+  int64_t replaced = 0, clamped = 0;
   for (int m = 0; m < kNumModalities; ++m) {
     const int64_t t = spec.len[m], d = spec.dim[m];
     auto x = torch::zeros({n, t, d});
@@ -63,9 +67,18 @@ PredictInput from_json(const std::string& path, const InputSpec& spec) {
           if (!row[k].is_number())
             throw DataError(
                 str(where, "[", f, "][", k, "]: expected a number, found ", row[k].dump()));
+          // As the pickle loader does (DESIGN §2.3): a non-finite value (JSON numbers beyond
+          // double range parse as inf) becomes 0, a value beyond float32 range is clamped; both
+          // are counted and reported below.
           double v = row[k].get<double>();
-          if (!std::isfinite(v))
-            throw DataError(str(where, "[", f, "][", k, "]: expected a finite number, found ", v));
+          constexpr double kMax = std::numeric_limits<float>::max();
+          if (!std::isfinite(v)) {
+            ++replaced;
+            v = 0;
+          } else if (std::fabs(v) > kMax) {
+            ++clamped;
+            v = v > 0 ? kMax : -kMax;
+          }
           xa[i][static_cast<int64_t>(f)][k] = static_cast<float>(v);
         }
         va[i][static_cast<int64_t>(f)] = true;
@@ -77,6 +90,12 @@ PredictInput from_json(const std::string& path, const InputSpec& spec) {
     in.masks.keep[m] = torch::ones({n, t}, torch::kBool);
   }
   in.masks.present = torch::from_blob(present.data(), {n, 3}, torch::kUInt8).to(torch::kBool);
+  if (replaced + clamped > 0)
+    std::fprintf(stderr,
+                 "file '%s': sanitised %ld feature values (%ld non-finite -> 0, %ld beyond "
+                 "float32 -> clamped)\n",
+                 path.c_str(), static_cast<long>(replaced + clamped), static_cast<long>(replaced),
+                 static_cast<long>(clamped));
   in.tensors.label = torch::zeros({n});
   for (int64_t i = 0; i < n; ++i)
     in.ids.push_back(samples[i].contains("id") ? samples[i]["id"].dump() : std::to_string(i));
@@ -86,6 +105,8 @@ PredictInput from_json(const std::string& path, const InputSpec& spec) {
 PredictInput from_pickle(const std::string& path, const std::string& split_name,
                          const InputSpec& spec) {
   Dataset ds = load_dataset(path, DataOptions{});
+  if (const std::string note = sanitize_summary(ds); !note.empty())
+    std::fprintf(stderr, "%s\n", note.c_str());
   int s = -1;
   for (int i = 0; i < 3; ++i)
     if (split_name == kSplitNames[i]) s = i;

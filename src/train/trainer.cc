@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -131,6 +132,9 @@ PreparedData prepare_data(const DataSection& data) {
   opt.zscore = data.zscore;
   out.info = load_dataset(data.path, opt);
   for (int s = 0; s < 3; ++s) out.tensors[s] = to_tensors(out.info.splits[s], out.info.task);
+  // Replaced NaN/inf and clamped values are reported, never silent (DESIGN §2.3).
+  if (const std::string note = sanitize_summary(out.info); !note.empty())
+    std::fprintf(stderr, "%s\n", note.c_str());
   if (!data.text_encoder.empty()) apply_text_encoder(out, data.text_encoder, 64);
   const Split& train = out.info.split(SplitId::kTrain);
   for (int m = 0; m < kNumModalities; ++m) {
@@ -210,11 +214,18 @@ RunResult train_run(const ExperimentConfig& config, const std::string& variant, 
     Checkpoint ckpt = read_checkpoint(ckpt_path);
     const nlohmann::json& saved = ckpt.meta.at("run");
     std::string diff = first_difference(saved, run_info);
-    if (!diff.empty())
+    if (!diff.empty()) {
+      std::string pointer = "/" + diff;  // "config.model" -> "/config/model"
+      std::replace(pointer.begin(), pointer.end(), '.', '/');
+      const nlohmann::json::json_pointer at(pointer);
+      auto shown = [&](const nlohmann::json& j) {
+        std::string text = j.contains(at) ? j[at].dump() : std::string("nothing");
+        return text.size() > 160 ? text.substr(0, 157) + "..." : text;
+      };
       throw ConfigError(str("--resume: checkpoint '", ckpt_path, "' was made with a different '",
-                            diff, "' (saved ",
-                            saved.contains(diff) ? saved[diff].dump() : std::string("?"),
+                            diff, "' (saved ", shown(saved), ", now ", shown(run_info),
                             "); expected the same configuration, data and seed"));
+    }
     load_state(*model, ckpt.model, "checkpoint '" + ckpt_path + "'");
     load_optimizer(*optimizer, ckpt.optimizer_bytes, "checkpoint '" + ckpt_path + "'");
     best = ckpt.best;
@@ -223,6 +234,11 @@ RunResult train_run(const ExperimentConfig& config, const std::string& variant, 
     best_score = ckpt.meta.at("best_score").get<double>();
     bad_epochs = ckpt.meta.at("bad_epochs").get<int64_t>();
     history = ckpt.meta.at("history");
+    // A kill between the checkpoint's rename and the metrics write leaves metrics.jsonl behind
+    // the checkpoint; its history is the truth (nothing else rewrites it when no epoch is left).
+    std::string lines;
+    for (const auto& h : history) lines += h.dump() + "\n";
+    write_file_atomic(metrics_path, lines);
   }
   write_file_atomic((fs::path(run_dir) / "config.json").string(), run_info.dump(2) + "\n");
 

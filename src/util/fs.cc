@@ -3,13 +3,19 @@
 #include "util/fs.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -47,11 +53,63 @@ class TempFile {
   bool released_ = false;
 };
 
+// The fault-injection point of ROBUSTMSA_FAULT_KILL (see fs.h) that applies to this write of
+// `path`, if any.
+struct KillPoint {
+  enum Kind { kBytes, kRename, kDone } kind = kBytes;
+  std::size_t bytes = 0;
+};
+
+std::optional<KillPoint> kill_point_for(const std::string& path) {
+  const char* env = std::getenv("ROBUSTMSA_FAULT_KILL");
+  if (env == nullptr || *env == '\0') return std::nullopt;
+  const std::string spec = env;
+  const auto bad = [&]() {
+    return UsageError(str("environment variable ROBUSTMSA_FAULT_KILL='", spec,
+                          "': expected NAME:N:POINT with N >= 1 and POINT a byte count, "
+                          "'rename' or 'done'"));
+  };
+  const auto c2 = spec.rfind(':');
+  const auto c1 = c2 == std::string::npos || c2 == 0 ? std::string::npos : spec.rfind(':', c2 - 1);
+  if (c1 == std::string::npos || c1 == 0) throw bad();
+  const std::string name = spec.substr(0, c1), nth = spec.substr(c1 + 1, c2 - c1 - 1),
+                    point = spec.substr(c2 + 1);
+  const auto is_count = [](const std::string& t) {
+    return !t.empty() && t.size() < 19 && t.find_first_not_of("0123456789") == std::string::npos;
+  };
+  if (!is_count(nth) || std::stoll(nth) < 1) throw bad();
+  KillPoint kp;
+  if (point == "rename") {
+    kp.kind = KillPoint::kRename;
+  } else if (point == "done") {
+    kp.kind = KillPoint::kDone;
+  } else if (is_count(point)) {
+    kp.bytes = static_cast<std::size_t>(std::stoull(point));
+  } else {
+    throw bad();
+  }
+  const auto slash = path.find_last_of('/');
+  if (path.substr(slash == std::string::npos ? 0 : slash + 1) != name) return std::nullopt;
+  static std::mutex mutex;
+  static std::map<std::string, long long> writes;  // per file name, in this process
+  std::lock_guard<std::mutex> lock(mutex);
+  if (++writes[name] != std::stoll(nth)) return std::nullopt;
+  return kp;
+}
+
+[[noreturn]] void kill_self() {
+  ::kill(::getpid(), SIGKILL);
+  ::_exit(137);  // not reached
+}
+
 }  // namespace
 
 void write_file_atomic(const std::string& path, const std::string& content) {
   if (path.empty()) throw RunError("write_file_atomic: empty path");
-  const std::string tmp = path + ".tmp";
+  const std::optional<KillPoint> fault = kill_point_for(path);
+  // One temporary name per process: concurrent writers of one file (sweep cells writing their
+  // group's report) must not rename each other's temporary away.
+  const std::string tmp = path + "." + std::to_string(::getpid()) + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     throw RunError(str("cannot write '", path, "': creating temporary file '", tmp,
@@ -59,15 +117,22 @@ void write_file_atomic(const std::string& path, const std::string& content) {
   }
   TempFile file(tmp, fd);
   size_t written = 0;
-  while (written < content.size()) {
-    const ssize_t n = ::write(file.fd(), content.data() + written, content.size() - written);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw RunError(str("cannot write '", path, "': writing '", tmp, "' failed after ", written,
-                         " of ", content.size(), " bytes: ", errno_text(errno)));
+  const auto write_until = [&](size_t end) {
+    while (written < end) {
+      const ssize_t n = ::write(file.fd(), content.data() + written, end - written);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        throw RunError(str("cannot write '", path, "': writing '", tmp, "' failed after ",
+                           written, " of ", content.size(), " bytes: ", errno_text(errno)));
+      }
+      written += static_cast<size_t>(n);
     }
-    written += static_cast<size_t>(n);
+  };
+  if (fault && fault->kind == KillPoint::kBytes) {
+    write_until(std::min(fault->bytes, content.size()));
+    kill_self();
   }
+  write_until(content.size());
   if (::fsync(file.fd()) != 0) {
     throw RunError(
         str("cannot write '", path, "': fsync of '", tmp, "' failed: ", errno_text(errno)));
@@ -76,11 +141,13 @@ void write_file_atomic(const std::string& path, const std::string& content) {
     throw RunError(
         str("cannot write '", path, "': closing '", tmp, "' failed: ", errno_text(errno)));
   }
+  if (fault && fault->kind == KillPoint::kRename) kill_self();
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     throw RunError(
         str("cannot write '", path, "': renaming '", tmp, "' to it failed: ", errno_text(errno)));
   }
   file.release();
+  if (fault && fault->kind == KillPoint::kDone) kill_self();
 }
 
 std::string read_file(const std::string& path) {
@@ -90,6 +157,10 @@ std::string read_file(const std::string& path) {
   }
   if (S_ISDIR(st.st_mode)) {
     throw DataError(str("cannot read '", path, "': it is a directory, expected a file"));
+  }
+  // A FIFO or device would block or never end: only regular files are read.
+  if (!S_ISREG(st.st_mode)) {
+    throw DataError(str("cannot read '", path, "': not a regular file, expected a file"));
   }
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw DataError(str("cannot read '", path, "': ", errno_text(errno)));

@@ -11,10 +11,20 @@
 
 namespace robustmsa {
 
-// Writes `content` to "<path>.tmp", flushes it to disk (fsync), closes it and renames it over
+// Writes `content` to "<path>.<pid>.tmp", flushes it to disk (fsync), closes it and renames it over
 // `path`, so that a reader sees either the previous file or the complete new one, never a
 // truncated one. Throws RunError naming the path and the system's reason on any failure; the
 // temporary file is removed and a previous `path` is left untouched.
+//
+// Fault injection (for the interruption tests; docs/security.md): when the environment variable
+// ROBUSTMSA_FAULT_KILL is "NAME:N:POINT", the N-th atomic write (1-based, counted per process)
+// of a file whose name (last path component) is NAME kills the process with SIGKILL at POINT:
+//   K       after the first K bytes of the temporary file were written (K >= size: all of them,
+//           before fsync),
+//   rename  after the temporary file is complete, fsynced and closed, before the rename,
+//   done    right after the rename.
+// e.g. ROBUSTMSA_FAULT_KILL=checkpoint.pt:2:100 kills inside the second checkpoint write. A
+// malformed value is a UsageError naming the variable.
 void write_file_atomic(const std::string& path, const std::string& content);
 
 // The whole file as bytes. Throws DataError naming the path when it does not exist, is a

@@ -215,6 +215,8 @@ Runner add_inspect(CLI::App& app) {
   app.add_flag("--json", *json, "machine-readable output");
   return [file, json] {
     nlohmann::json info = inspect_file(*file);
+    if (const auto& note = info["sanitized"].get_ref<const std::string&>(); !note.empty())
+      std::fprintf(stderr, "%s\n", note.c_str());
     std::cout << (*json ? info.dump(2) + "\n" : format_inspection(info));
   };
 }
