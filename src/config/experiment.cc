@@ -64,16 +64,17 @@ void ExperimentConfig::apply_json(const nlohmann::json& raw, const std::string& 
     } else if (key == "model") {
       if (!section.is_object())
         throw ConfigError(str("config '", source, "': section 'model': expected an object"));
-      for (auto m = section.begin(); m != section.end(); ++m) {
-        if (m.key() == "name") {
-          if (!m.value().is_string())
-            throw ConfigError(str("config '", source, "': key 'model.name': expected a string"));
-          if (m.value().get<std::string>() != model) model_options = nlohmann::json::object();
-          model = m.value().get<std::string>();
-        } else {
-          model_options[m.key()] = m.value();
-        }
+      // "name" first: JSON objects iterate in key order, and a new model name resets the options
+      // of the previous model — it must not drop the options listed beside it.
+      if (section.contains("name")) {
+        const nlohmann::json& name = section.at("name");
+        if (!name.is_string())
+          throw ConfigError(str("config '", source, "': key 'model.name': expected a string"));
+        if (name.get<std::string>() != model) model_options = nlohmann::json::object();
+        model = name.get<std::string>();
       }
+      for (auto m = section.begin(); m != section.end(); ++m)
+        if (m.key() != "name") model_options[m.key()] = m.value();
     } else {
       throw ConfigError(str("config '", source, "': unknown section '", key,
                             "'; expected one of: data, model, train, missing, eval"));
