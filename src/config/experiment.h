@@ -39,6 +39,7 @@ struct TrainSection {
   std::vector<int64_t> seeds = {1111, 1112, 1113, 1114, 1115};
   std::string select_on = "paper";
   int64_t threads = 0;
+  int64_t shards = 1;
   template <class V>
   void visit(V& v) {
     v("optimizer", optimizer, "adam or adamw");
@@ -54,6 +55,10 @@ struct TrainSection {
       "validation conditions for model selection: complete (complete data only) or paper "
       "(mean over complete and the six modality conditions)");
     v("threads", threads, "intra-op threads (0 = number of cores)");
+    v("shards", shards,
+      "cut every batch into this many shards, each with its own dropout seed, processed by "
+      "ranks round-robin: the result depends on shards, not on the number of processes (>= the "
+      "number of processes; see docs/scaling.md)");
   }
   void validate() const {
     require(optimizer == "adam" || optimizer == "adamw", "train.optimizer", optimizer,
@@ -68,6 +73,8 @@ struct TrainSection {
     require(select_on == "complete" || select_on == "paper", "train.select_on", select_on,
             "complete or paper");
     require(threads >= 0, "train.threads", threads, "an integer >= 0");
+    require(shards >= 1 && shards <= batch_size, "train.shards", shards,
+            "an integer in [1, train.batch_size]");
   }
 };
 

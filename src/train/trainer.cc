@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "train/checkpoint.h"
+#include "train/distributed.h"
 #include "train/evaluate.h"
 #include "train/text_encoder.h"
 #include "util/error.h"
@@ -240,7 +241,34 @@ RunResult train_run(const ExperimentConfig& config, const std::string& variant, 
     for (const auto& h : history) lines += h.dump() + "\n";
     write_file_atomic(metrics_path, lines);
   }
-  write_file_atomic((fs::path(run_dir) / "config.json").string(), run_info.dump(2) + "\n");
+  // Data parallel (train/distributed.h): every rank runs this loop in lockstep on its shards of
+  // each batch; only rank 0 validates and writes. Resuming needs the run directory on a
+  // filesystem every rank sees; a rank that sees another checkpoint would diverge, so stop.
+  Distributed& dist = default_distributed();
+  GradientReducer reducer(model->parameters());
+  if (dist.world_size() > tc.shards)
+    throw ConfigError(str("train.shards = ", tc.shards, " is less than the number of processes (",
+                          dist.world_size(), "): set --set train.shards=", dist.world_size(),
+                          " (or a multiple); the result depends on train.shards, not on the "
+                          "number of processes"));
+  if (dist.world_size() > 1) {
+    auto t = torch::tensor({static_cast<double>(start_epoch)}, torch::kFloat64);
+    dist.broadcast(t, 0);
+    if (t.item<double>() != static_cast<double>(start_epoch))
+      throw RunError(str("rank ", dist.rank(), " resumes '", run_dir, "' at epoch ",
+                         start_epoch + 1, " but rank 0 at epoch ",
+                         static_cast<int64_t>(t.item<double>()) + 1,
+                         ": run directories must be on a filesystem shared by all ranks"));
+  }
+  if (dist.is_main())
+    write_file_atomic((fs::path(run_dir) / "config.json").string(), run_info.dump(2) + "\n");
+  if (dist.is_main() && dist.world_size() > 1)
+    std::fprintf(stderr,
+                 "data parallel: %ld ranks (%s), train.shards %ld, %ld gradient values in %ld "
+                 "bucket(s)\n",
+                 static_cast<long>(dist.world_size()), dist.env().backend.c_str(),
+                 static_cast<long>(tc.shards), static_cast<long>(reducer.numel()),
+                 static_cast<long>(reducer.buckets()));
 
   const Split& valid_split = data.split(SplitId::kValid);
   const SplitTensors& train = data.tensor(SplitId::kTrain);
@@ -252,7 +280,11 @@ RunResult train_run(const ExperimentConfig& config, const std::string& variant, 
         to_tensors(make_masks(c, valid_split, static_cast<uint64_t>(config.eval.mask_seed))));
 
   const int64_t steps = (train.n + tc.batch_size - 1) / tc.batch_size;
-  const bool tty = isatty(STDERR_FILENO);
+  if (train.n < tc.shards)
+    throw ConfigError(str("train.shards = ", tc.shards, " exceeds the ", train.n,
+                          " training samples of '", data.info.path, "'"));
+  const bool tty = isatty(STDERR_FILENO) && dist.is_main();
+  std::vector<std::string> part_names;  // the objective's loss parts (the same on every rank)
   std::array<int64_t, 3> lens = data.spec.len;
   bool stopped_early = false;
   double epoch_seconds_sum = 0;
@@ -281,29 +313,59 @@ RunResult train_run(const ExperimentConfig& config, const std::string& variant, 
     std::vector<int64_t> order = epoch_order(train.n, seed, epoch);
     std::map<std::string, double> sums;
     int64_t seen = 0;
+    double allreduce_seconds = 0;
     for (int64_t step = 0; step < steps; ++step) {
       int64_t begin = step * tc.batch_size, end = std::min(train.n, begin + tc.batch_size);
-      std::vector<int64_t> rows(order.begin() + begin, order.begin() + end);
-      auto index = torch::tensor(rows, torch::kLong);
-      Batch batch = gather(train, index, nullptr);
-      ObjectiveContext ctx;
-      ctx.task = task;
-      ctx.epoch = epoch;
-      ctx.phase = phase;
-      ctx.missing_view = [&](const Batch& b) {
-        return apply_masks(
-            b, uncertain_masks(uncertain, static_cast<uint64_t>(seed), epoch, step, rows, lens));
-      };
-      Losses losses = entry.objective(*model, batch, ctx);
-      double loss = losses.total.item<double>();
+      const int64_t batch_rows = end - begin;
+      optimizer->zero_grad();
+      // This rank's shards of the batch (all of it with one process and train.shards = 1). Each
+      // shard's loss is weighted by its share of the batch, so the summed gradient is the batch's.
+      double loss_sum = 0;
+      std::map<std::string, double> part_sums;
+      for (int64_t k = dist.rank(); k < tc.shards; k += dist.world_size()) {
+        auto [shard_begin, shard_end] = shard_range(batch_rows, tc.shards, k);
+        if (shard_begin == shard_end) continue;
+        std::vector<int64_t> rows(order.begin() + begin + shard_begin,
+                                  order.begin() + begin + shard_end);
+        // A shard's dropout stream depends on the shard, not on the rank that runs it.
+        if (tc.shards > 1)
+          torch::manual_seed(mix64(mix64(static_cast<uint64_t>(seed), static_cast<uint64_t>(epoch)),
+                                   static_cast<uint64_t>(step * tc.shards + k)));
+        auto index = torch::tensor(rows, torch::kLong);
+        Batch batch = gather(train, index, nullptr);
+        ObjectiveContext ctx;
+        ctx.task = task;
+        ctx.epoch = epoch;
+        ctx.phase = phase;
+        ctx.missing_view = [&](const Batch& b) {
+          return apply_masks(
+              b, uncertain_masks(uncertain, static_cast<uint64_t>(seed), epoch, step, rows, lens));
+        };
+        Losses losses = entry.objective(*model, batch, ctx);
+        const int64_t shard_rows = shard_end - shard_begin;
+        (shard_rows == batch_rows ? losses.total
+                                  : losses.total * (static_cast<double>(shard_rows) / batch_rows))
+            .backward();
+        loss_sum += losses.total.item<double>() * static_cast<double>(shard_rows);
+        part_names.clear();
+        for (const auto& [name, t] : losses.parts) {
+          part_names.push_back(name);
+          part_sums[name] += t.item<double>() * static_cast<double>(shard_rows);
+        }
+      }
+      // Gradients and loss sums over ranks (a no-op with one process).
+      auto stats = torch::zeros({1 + static_cast<int64_t>(part_names.size())}, torch::kFloat64);
+      stats[0] = loss_sum;
+      for (std::size_t i = 0; i < part_names.size(); ++i)
+        stats[static_cast<int64_t>(i) + 1] = part_sums[part_names[i]];
+      allreduce_seconds += reducer.reduce(dist, stats);
+      const double loss = stats[0].item<double>() / static_cast<double>(batch_rows);
       if (!std::isfinite(loss))
         throw RunError(str("non-finite loss (", loss, ") at epoch ", epoch + 1, " step ", step + 1,
                            " of run '", run_dir, "'; ",
                            epoch == 0 ? std::string("no checkpoint was written yet")
                                       : "the last good checkpoint '" + ckpt_path +
                                             "' is intact (resume it, e.g. with a lower train.lr)"));
-      optimizer->zero_grad();
-      losses.total.backward();
       double max_norm = tc.grad_clip > 0 ? tc.grad_clip : std::numeric_limits<double>::infinity();
       double norm = torch::nn::utils::clip_grad_norm_(model->parameters(), max_norm);
       if (!std::isfinite(norm))
@@ -311,10 +373,10 @@ RunResult train_run(const ExperimentConfig& config, const std::string& variant, 
                            " of run '", run_dir, "'; the last good checkpoint '", ckpt_path,
                            "' is intact"));
       optimizer->step();
-      const double b = static_cast<double>(end - begin);
-      seen += end - begin;
-      sums["loss"] += loss * b;
-      for (const auto& [name, t] : losses.parts) sums[name] += t.item<double>() * b;
+      seen += batch_rows;
+      sums["loss"] += stats[0].item<double>();
+      for (std::size_t i = 0; i < part_names.size(); ++i)
+        sums[part_names[i]] += stats[static_cast<int64_t>(i) + 1].item<double>();
       if (tty) {
         double el = seconds_since(t0);
         std::fprintf(stderr, "\r%s seed %ld epoch %ld/%ld step %ld/%ld loss %.4f %.0f samples/s   ",
@@ -328,12 +390,17 @@ RunResult train_run(const ExperimentConfig& config, const std::string& variant, 
     // Validation: the selection score is the mean task loss over the selection conditions.
     double score_sum = 0;
     MetricMap val_metrics;
-    for (std::size_t c = 0; c < sel.conditions.size(); ++c) {
+    for (std::size_t c = 0; dist.is_main() && c < sel.conditions.size(); ++c) {
       torch::Tensor pred = predict(*model, valid, &sel.masks[c], config.eval.batch_size);
       score_sum += task_loss(pred, valid.label, task).item<double>();
       if (c == 0) val_metrics = score(pred, valid.label, task);
     }
     double val_score = score_sum / static_cast<double>(sel.conditions.size());
+    if (dist.world_size() > 1) {  // rank 0's score drives selection and early stopping on all
+      auto t = torch::tensor({val_score}, torch::kFloat64);
+      dist.broadcast(t, 0);
+      val_score = t.item<double>();
+    }
     if (!std::isfinite(val_score))
       throw RunError(str("non-finite validation score at epoch ", epoch + 1, " of run '", run_dir,
                          "'; the last good checkpoint '", ckpt_path, "' is intact"));
@@ -357,7 +424,12 @@ RunResult train_run(const ExperimentConfig& config, const std::string& variant, 
                              {"val_complete", val_metrics},
                              {"best_epoch", best_epoch + 1}};
     for (const auto& [name, v] : sums) record["train_" + name] = v / std::max<int64_t>(seen, 1);
+    if (dist.world_size() > 1) {
+      record["ranks"] = dist.world_size();
+      record["allreduce_seconds"] = allreduce_seconds;
+    }
     history.push_back(record);
+    if (!dist.is_main()) continue;  // rank 0 writes the checkpoint and the log
 
     Checkpoint ckpt;
     ckpt.meta = {{"format", "robustmsa-checkpoint-1"},
@@ -384,14 +456,15 @@ RunResult train_run(const ExperimentConfig& config, const std::string& variant, 
         improved ? " *" : "", best_score, static_cast<long>(best_epoch + 1),
         seen / std::max(train_seconds, 1e-9), format_seconds(eta).c_str());
   }
-  if (stopped_early)
+  if (stopped_early && dist.is_main())
     std::fprintf(stderr, "%s seed %ld: early stop, no validation improvement for %ld epochs\n",
                  variant.c_str(), static_cast<long>(seed), static_cast<long>(tc.patience));
 
-  // The test split, once, with the selected weights.
+  // The test split, once, with the selected weights (by rank 0; the others return no results).
+  RunResult result;
+  if (!dist.is_main()) return result;
   load_state(*model, best, "selected weights of '" + run_dir + "'");
   std::vector<Condition> conditions = suite_conditions(config.eval.suite);
-  RunResult result;
   result.variant = variant;
   result.model = config.model;
   result.seed = seed;

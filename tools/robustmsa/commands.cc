@@ -1,5 +1,7 @@
 #include "commands.h"
 
+#include "cli_common.h"
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -12,6 +14,7 @@
 #include "nn/model.h"
 #include "report/report.h"
 #include "synth/synth.h"
+#include "train/distributed.h"
 #include "train/evaluate.h"
 #include "train/predict_input.h"
 #include "train/text_encoder.h"
@@ -25,66 +28,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Options shared by train and compare: layered config.
-struct ConfigFlags {
-  std::string data;
-  std::vector<std::string> configs;
-  std::vector<std::string> sets;
-  std::string seeds;
-  int64_t threads = -1;
-  bool dump = false;
-
-  void add(CLI::App& app) {
-    app.add_option("--data", data, "feature pickle (MulT/CMU or MMSA layout)");
-    app.add_option("--config", configs, "JSON config file(s); later files override earlier ones")
-        ->check(CLI::ExistingFile);
-    app.add_option("--set", sets, "override one option: section.key=value (e.g. train.lr=1e-3)");
-    app.add_option(
-        "--seeds", seeds,
-        "a count N < 1000 (the seeds 1111 ... 1110+N), one seed, or a comma-separated list");
-    app.add_option("--threads", threads,
-                   "intra-op threads (default: train.threads, 0 = all cores)");
-    app.add_flag("--dump-config", dump, "print the resolved configuration and exit");
-  }
-
-  ExperimentConfig resolve(const std::string& model) const {
-    ExperimentConfig cfg;
-    if (!model.empty()) cfg.model = model;
-    for (const auto& c : configs) cfg.apply_json(read_config_file(c), c);
-    if (!model.empty() && cfg.model != model) {
-      cfg.model = model;
-      cfg.model_options = nlohmann::json::object();
-    }
-    if (!data.empty()) cfg.data.path = data;
-    for (const auto& s : sets) cfg.apply_set(s);
-    if (!seeds.empty()) cfg.train.seeds = parse_seeds(seeds);
-    if (threads >= 0) cfg.train.threads = threads;
-    cfg.train.validate();
-    return cfg;
-  }
-
-  static std::vector<int64_t> parse_seeds(const std::string& text) {
-    std::vector<int64_t> out;
-    try {
-      if (text.find(',') == std::string::npos) {
-        int64_t n = std::stoll(text);
-        if (n < 1) throw std::invalid_argument("count");
-        if (n >= 1000) return {n};  // one seed (seeds are 1111-style numbers)
-        for (int64_t i = 0; i < n; ++i) out.push_back(1111 + i);
-        return out;
-      }
-      std::stringstream ss(text);
-      std::string part;
-      while (std::getline(ss, part, ',')) out.push_back(std::stoll(part));
-    } catch (const std::exception&) {
-      throw UsageError(
-          str("--seeds '", text,
-              "': expected a count below 1000, one seed (>= 1000) or a comma-separated list"));
-    }
-    return out;
-  }
-};
-
 void print_config(const ExperimentConfig& cfg) {
   nlohmann::json j = cfg.to_json();
   j["model"] = resolved_model_options(cfg);
@@ -95,12 +38,7 @@ void print_config(const ExperimentConfig& cfg) {
   std::cout << j.dump(2) << "\n";
 }
 
-// A model variant for compare: "umdf" or "umdf:distill=false,coarse=false".
-struct Variant {
-  std::string label;
-  std::string model;
-  std::vector<std::string> sets;  // "model.key=value"
-};
+}  // namespace
 
 std::vector<Variant> parse_variants(const std::string& text) {
   std::vector<Variant> out;
@@ -145,6 +83,8 @@ std::string seed_dir(const std::string& base, int64_t seed) {
   return (fs::path(base) / ("seed_" + std::to_string(seed))).string();
 }
 
+namespace {
+
 // Finds run directories (holding config.json) at or under `path`.
 std::vector<std::string> find_runs(const std::string& path) {
   std::vector<std::string> runs;
@@ -178,10 +118,10 @@ std::optional<RunResult> oracle_for(const std::string& data_path, const std::str
   return std::nullopt;
 }
 
-// Builds, writes and prints the report of one suite's results (the oracle from `oracle_path`,
-// or from beside the data file).
+}  // namespace
+
 void print_and_write_report(const std::vector<RunResult>& results, const std::string& out_dir,
-                            const std::string& data_path, const std::string& oracle_path = "") {
+                            const std::string& data_path, const std::string& oracle_path) {
   if (results.empty()) throw RunError("no results to report");
   std::optional<RunResult> oracle = oracle_for(data_path, results.front().suite, oracle_path);
   Report report = build_report(results, oracle, ReportOptions{});
@@ -189,8 +129,6 @@ void print_and_write_report(const std::vector<RunResult>& results, const std::st
   std::cout << format_terminal_table(report);
   std::cout << "\nreport written to " << out_dir << "/report.md\n";
 }
-
-}  // namespace
 
 Runner add_models(CLI::App& app) {
   auto json = std::make_shared<bool>(false);
@@ -266,17 +204,29 @@ Runner add_train(CLI::App& app) {
     ConfigFlags cfg;
     std::string model, out;
     bool resume = false;
+    int64_t nproc = 1;
   };
   auto f = std::make_shared<Flags>();
   f->cfg.add(app);
   app.add_option("--model", f->model, "model name (see `robustmsa models`)");
   app.add_option("--out", f->out, "run directory; each seed goes to OUT/seed_<seed>");
   app.add_flag("--resume", f->resume, "continue interrupted runs from their checkpoint");
+  app.add_option("--nproc", f->nproc,
+                 "data-parallel ranks to start on this machine (needs train.shards >= N; "
+                 "see docs/scaling.md)");
   return [f] {
     ExperimentConfig cfg = f->cfg.resolve(f->model);
     if (f->cfg.dump) return print_config(cfg);
     if (f->out.empty()) throw UsageError("train: --out RUN is required");
     resolved_model_options(cfg);  // unknown model keys fail before any data is read
+    if (f->nproc != 1) {  // one machine, N ranks over Gloo on loopback
+      if (f->nproc < 1 || f->nproc > cfg.train.shards)
+        throw ConfigError(str("--nproc ", f->nproc, ": expected 1 ... train.shards (",
+                              cfg.train.shards, "); set --set train.shards=", f->nproc));
+      if (int code = launch_local(f->nproc, own_arguments_without("--nproc")))
+        throw RunError(str("train --nproc ", f->nproc, ": a rank failed (exit code ", code, ")"));
+      return;
+    }
     int threads = configure_threads(cfg.train.threads);
     PreparedData data = prepare_data(cfg.data);
     std::fprintf(stderr, "data %s: %ld/%ld/%ld samples, %s, threads %d\n", cfg.data.path.c_str(),
@@ -285,6 +235,7 @@ Runner add_train(CLI::App& app) {
     std::vector<RunResult> results;
     for (int64_t seed : cfg.train.seeds)
       results.push_back(train_run(cfg, cfg.model, seed, data, seed_dir(f->out, seed), f->resume));
+    if (!default_distributed().is_main()) return;  // rank 0 reports
     print_and_write_report(results, (fs::path(f->out) / "report").string(), cfg.data.path);
   };
 }
@@ -399,6 +350,7 @@ Runner add_compare(CLI::App& app) {
     }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::fprintf(stderr, "compare finished in %.0f s\n", secs);
+    if (!default_distributed().is_main()) return;  // rank 0 reports
     print_and_write_report(results, (fs::path(f->out) / "report").string(),
                            configs.front().data.path);
   };
@@ -413,6 +365,11 @@ Runner add_report(CLI::App& app) {
   app.add_option("--out", f->out, "where to write the report (default DIR/report)");
   app.add_option("--oracle", f->oracle, "oracle JSON (default: <data>.oracle.json when it exists)");
   return [f] {
+    // A sweep directory: one report per dataset and suite, and the cells still missing.
+    if (fs::exists(fs::path(f->dir) / "sweep.json")) {
+      report_sweep(f->dir, f->oracle);
+      return;
+    }
     std::vector<RunResult> all = collect_results(f->dir);
     if (all.empty()) throw DataError(str("report: no results*.json under '", f->dir, "'"));
     // One report per suite.

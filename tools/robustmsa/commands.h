@@ -17,6 +17,7 @@ Runner add_eval(CLI::App& app);
 Runner add_compare(CLI::App& app);
 Runner add_report(CLI::App& app);
 Runner add_predict(CLI::App& app);
+Runner add_sweep(CLI::App& app);
 Runner add_features(CLI::App& app);
 
 }  // namespace robustmsa::cli

@@ -38,6 +38,8 @@ int main(int argc, char** argv) {
       "transcripts (label.csv) -> MMSA-layout features from a BERT-family text encoder",
       robustmsa::cli::add_features);
   try {
+  add("sweep", "run a grid of models x seeds x datasets x suites here (N workers) or on Slurm",
+      robustmsa::cli::add_sweep);
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
