@@ -1,4 +1,4 @@
-// Interrupted training (issue 5): SIGKILL at 25 points spread over the epochs of a tiny run,
+// Interrupted training (issue 5): SIGKILL at 26 points spread over the epochs of a tiny run,
 // inside checkpoint writes included (at byte offsets drawn from a seeded generator, after the
 // temporary file is complete but before the rename, and right after the rename), inside the
 // config, metrics, results and report writes; after each kill the run is resumed with --resume,
@@ -80,7 +80,7 @@ TEST_F(Interrupt, MalformedFaultSpecIsAUsageError) {
   EXPECT_NE(r.err.find("ROBUSTMSA_FAULT_KILL='checkpoint.pt'"), std::string::npos) << r.err;
 }
 
-TEST_F(Interrupt, ResumeAfterSigkillAtTwentyFivePointsMatchesAnUninterruptedRun) {
+TEST_F(Interrupt, ResumeAfterSigkillAtTwentySixPointsMatchesAnUninterruptedRun) {
   const std::string ref = dir_ + "/reference";
   CliResult r = run_cli(train(ref, false));
   ASSERT_EQ(r.code, 0) << r.err;
