@@ -7,4 +7,5 @@ bash scripts/setup.sh build
 mkdir -p runs
 [[ -f runs/synth_mosi.pkl ]] || ./build/robustmsa synth --like mosi --seed 7 runs/synth_mosi.pkl
 ./build/robustmsa compare --data runs/synth_mosi.pkl --config configs/demo.json \
-  --models umdf,umdf:distill=false --seeds 5 --suite paper --out runs/demo
+  --models umdf,umdf:distill=false --seeds 5 --suite paper --out runs/demo \
+  --discussion docs/demo-discussion.md

@@ -29,17 +29,6 @@ if ! python3 -c 'import numpy, sklearn' 2>/dev/null; then
     echo "note: numpy/scikit-learn unavailable; the reference tests will be skipped" >&2
 fi
 
-# Text encoder reference tests (tests/core/wordpiece_test.cc, tests/torch/bert_test.cc,
-# docs/text.md): Hugging Face transformers 4.40 (it runs on Debian's python3-torch 1.13) in python3
-# and in /usr/bin/python3, where Debian's torch lives. Optional: those tests skip without it.
-for py in python3 /usr/bin/python3; do
-  if ! "$py" -c 'import transformers' 2>/dev/null; then
-    "$py" -m pip install --quiet "transformers>=4.30,<4.41" 2>/dev/null ||
-      "$py" -m pip install --quiet --break-system-packages "transformers>=4.30,<4.41" 2>/dev/null ||
-      echo "note: transformers unavailable for $py; the text reference tests may skip" >&2
-  fi
-done
-
 # MMSA reference tests (tests/torch/mmsa_reference_test.cc): Debian's PyTorch for /usr/bin/python3
 # and MMSA 2.2.1 from PyPI without its training-stack dependencies (the model files need only
 # torch). Optional: when either is unavailable those tests skip.
@@ -57,6 +46,17 @@ if /usr/bin/python3 -c 'import torch' 2>/dev/null &&
     /usr/bin/python3 -m pip install --quiet --break-system-packages --no-deps mmsa==2.2.1 2>/dev/null ||
     echo "note: mmsa 2.2.1 unavailable; the MMSA reference tests will be skipped" >&2
 fi
+
+# Text encoder reference tests (tests/core/wordpiece_test.cc, tests/torch/bert_test.cc,
+# docs/text.md): Hugging Face transformers 4.40 (it runs on Debian's python3-torch 1.13) in python3
+# and in /usr/bin/python3, where Debian's torch lives. Optional: those tests skip without it.
+for py in python3 /usr/bin/python3; do
+  if ! "$py" -c 'import transformers' 2>/dev/null; then
+    "$py" -m pip install --quiet "transformers>=4.30,<4.41" 2>/dev/null ||
+      "$py" -m pip install --quiet --break-system-packages "transformers>=4.30,<4.41" 2>/dev/null ||
+      echo "note: transformers unavailable for $py; the text reference tests may skip" >&2
+  fi
+done
 
 jobs=$(nproc)
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null

@@ -1001,6 +1001,10 @@ std::string format_markdown(const Report& r, const std::string& plot_note) {
     out << "\n## Notes\n\n";
     for (const std::string& n : r.notes) out << "- " << n << "\n";
   }
+  if (!r.discussion.empty()) {
+    out << "\n## Discussion\n\n" << r.discussion;
+    if (r.discussion.back() != '\n') out << "\n";
+  }
   out << "\nFiles: report.csv (mean/std/n per variant, condition, metric — all metrics), "
          "report_seeds.csv (every value per seed), report.json (everything).\n";
   return out.str();
@@ -1108,6 +1112,7 @@ json report_to_json(const Report& r) {
               {"summary", std::move(summary)},
               {"missing", std::move(missing)},
               {"notes", r.notes},
+              {"discussion", r.discussion},
               {"metric_definitions", "docs/metrics.md"},
               {"aggregation",
                "mean and sample std (n-1) over seeds; Avg per seed over the six incomplete "

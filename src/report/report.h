@@ -180,6 +180,9 @@ struct Report {
   std::vector<SummaryEntry> summary;
   std::vector<MissingEntry> missing;
   std::vector<std::string> notes;  // warnings: mixed data files or mask seeds, runs left out...
+  // The author's reading of the results (Markdown, e.g. why a variant wins or loses), shown under
+  // "Discussion" in report.md and kept in report.json. Empty: no such section.
+  std::string discussion;
   int decimals = 4;
 };
 

@@ -28,6 +28,10 @@ PredictInput from_json(const std::string& path, const InputSpec& spec) {
     j = nlohmann::json::parse(read_file(path));
   } catch (const nlohmann::json::parse_error& e) {
     throw DataError(str("file '", path, "': byte offset ", e.byte, ": invalid JSON"));
+  } catch (const nlohmann::json::exception& e) {
+    // e.g. a number beyond double range (out_of_range.406): not JSON any reader can hold.
+    throw DataError(
+        str("file '", path, "': ", e.what(), "; expected JSON numbers within double range"));
   }
   if (!j.is_object() || !j.contains("samples") || !j["samples"].is_array() || j["samples"].empty())
     throw DataError(
@@ -67,9 +71,9 @@ PredictInput from_json(const std::string& path, const InputSpec& spec) {
           if (!row[k].is_number())
             throw DataError(
                 str(where, "[", f, "][", k, "]: expected a number, found ", row[k].dump()));
-          // As the pickle loader does (DESIGN §2.3): a non-finite value (JSON numbers beyond
-          // double range parse as inf) becomes 0, a value beyond float32 range is clamped; both
-          // are counted and reported below.
+          // As the pickle loader does (DESIGN §2.3): a non-finite value becomes 0, a value beyond
+          // float32 range is clamped; both are counted and reported below. (A JSON number beyond
+          // double range is a parse error above.)
           double v = row[k].get<double>();
           constexpr double kMax = std::numeric_limits<float>::max();
           if (!std::isfinite(v)) {

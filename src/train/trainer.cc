@@ -132,10 +132,10 @@ PreparedData prepare_data(const DataSection& data) {
   DataOptions opt;
   opt.zscore = data.zscore;
   out.info = load_dataset(data.path, opt);
-  for (int s = 0; s < 3; ++s) out.tensors[s] = to_tensors(out.info.splits[s], out.info.task);
   // Replaced NaN/inf and clamped values are reported, never silent (DESIGN §2.3).
   if (const std::string note = sanitize_summary(out.info); !note.empty())
     std::fprintf(stderr, "%s\n", note.c_str());
+  for (int s = 0; s < 3; ++s) out.tensors[s] = to_tensors(out.info.splits[s], out.info.task);
   if (!data.text_encoder.empty()) apply_text_encoder(out, data.text_encoder, 64);
   const Split& train = out.info.split(SplitId::kTrain);
   for (int m = 0; m < kNumModalities; ++m) {

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -104,12 +105,58 @@ std::optional<KillPoint> kill_point_for(const std::string& path) {
 
 }  // namespace
 
+namespace {
+
+// Temporaries of `path` are "<path>.<host>.<pid>.tmp": one per process (concurrent writers of one
+// file must not rename each other's temporary away) and per host (run directories may live on a
+// file system shared by several machines).
+std::string temp_prefix(const std::string& path) {
+  char host[256] = {0};
+  if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  std::string h = host;
+  for (char& c : h)
+    if (c == '/' || c == '.') c = '_';
+  return path + "." + h + ".";
+}
+
+// A process killed while writing leaves its temporary behind. After each successful write of
+// `path`, the temporaries of processes of this host that no longer exist are removed, so an
+// interrupted-and-resumed run leaves no litter; live writers' temporaries are never touched.
+void remove_stale_temporaries(const std::string& path) {
+  namespace stdfs = std::filesystem;
+  const stdfs::path p(path);
+  const std::string prefix = stdfs::path(temp_prefix(path)).filename().string();
+  std::error_code ec;
+  stdfs::directory_iterator it(p.has_parent_path() ? p.parent_path() : stdfs::path("."), ec);
+  for (; !ec && it != stdfs::directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() <= prefix.size() + 4 || name.compare(0, prefix.size(), prefix) != 0 ||
+        name.compare(name.size() - 4, 4, ".tmp") != 0)
+      continue;
+    const std::string pid = name.substr(prefix.size(), name.size() - prefix.size() - 4);
+    if (pid.empty() || pid.size() > 9 || pid.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    const pid_t owner = static_cast<pid_t>(std::stol(pid));
+    if (owner == ::getpid()) continue;
+    if (::kill(owner, 0) != 0 && errno == ESRCH) {
+      std::error_code ignored;
+      stdfs::remove(it->path(), ignored);
+    }
+  }
+}
+
+}  // namespace
+
+std::string atomic_temp_path(const std::string& path) {
+  return temp_prefix(path) + std::to_string(::getpid()) + ".tmp";
+}
+
 void write_file_atomic(const std::string& path, const std::string& content) {
   if (path.empty()) throw RunError("write_file_atomic: empty path");
   const std::optional<KillPoint> fault = kill_point_for(path);
   // One temporary name per process: concurrent writers of one file (sweep cells writing their
   // group's report) must not rename each other's temporary away.
-  const std::string tmp = path + "." + std::to_string(::getpid()) + ".tmp";
+  const std::string tmp = atomic_temp_path(path);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     throw RunError(str("cannot write '", path, "': creating temporary file '", tmp,
@@ -122,8 +169,8 @@ void write_file_atomic(const std::string& path, const std::string& content) {
       const ssize_t n = ::write(file.fd(), content.data() + written, end - written);
       if (n < 0) {
         if (errno == EINTR) continue;
-        throw RunError(str("cannot write '", path, "': writing '", tmp, "' failed after ",
-                           written, " of ", content.size(), " bytes: ", errno_text(errno)));
+        throw RunError(str("cannot write '", path, "': writing '", tmp, "' failed after ", written,
+                           " of ", content.size(), " bytes: ", errno_text(errno)));
       }
       written += static_cast<size_t>(n);
     }
@@ -147,6 +194,7 @@ void write_file_atomic(const std::string& path, const std::string& content) {
         str("cannot write '", path, "': renaming '", tmp, "' to it failed: ", errno_text(errno)));
   }
   file.release();
+  remove_stale_temporaries(path);
   if (fault && fault->kind == KillPoint::kDone) kill_self();
 }
 

@@ -11,10 +11,11 @@
 
 namespace robustmsa {
 
-// Writes `content` to "<path>.<pid>.tmp", flushes it to disk (fsync), closes it and renames it over
-// `path`, so that a reader sees either the previous file or the complete new one, never a
+// Writes `content` to atomic_temp_path(path), flushes it to disk (fsync), closes it and renames it
+// over `path`, so that a reader sees either the previous file or the complete new one, never a
 // truncated one. Throws RunError naming the path and the system's reason on any failure; the
-// temporary file is removed and a previous `path` is left untouched.
+// temporary file is removed and a previous `path` is left untouched. After a successful write,
+// the temporaries of `path` left by killed processes of this host are removed.
 //
 // Fault injection (for the interruption tests; docs/security.md): when the environment variable
 // ROBUSTMSA_FAULT_KILL is "NAME:N:POINT", the N-th atomic write (1-based, counted per process)
@@ -26,6 +27,9 @@ namespace robustmsa {
 // e.g. ROBUSTMSA_FAULT_KILL=checkpoint.pt:2:100 kills inside the second checkpoint write. A
 // malformed value is a UsageError naming the variable.
 void write_file_atomic(const std::string& path, const std::string& content);
+// "<path>.<host>.<pid>.tmp": the temporary this process uses for `path` (one per process and host,
+// so concurrent writers of one file never rename each other's temporary).
+std::string atomic_temp_path(const std::string& path);
 
 // The whole file as bytes. Throws DataError naming the path when it does not exist, is a
 // directory or cannot be read.

@@ -62,8 +62,8 @@ std::string train_args(const std::string& data, const std::string& model, const 
 
 void make_fixtures() {
   Fixtures& f = fixtures();
-  f.root = (fs::temp_directory_path() / ("robustmsa_bad_input_" + std::to_string(getpid())))
-               .string();
+  f.root =
+      (fs::temp_directory_path() / ("robustmsa_bad_input_" + std::to_string(getpid()))).string();
   fs::remove_all(f.root);
   fs::create_directories(f.root);
   f.data = f.root + "/tiny.pkl";
@@ -83,7 +83,8 @@ void make_fixtures() {
   f.lf_run = f.root + "/lf_dnn/seed_1111";
 }
 
-// ---- writing feature files with pickle::Writer ---------------------------------------------------
+// ---- writing feature files with pickle::Writer
+// ---------------------------------------------------
 
 // A MulT/CMU-layout file; `custom(w, split, key)` may write a key and value itself (or nothing,
 // to drop the key) and return true, replacing the default.
@@ -181,9 +182,11 @@ struct Env {
   std::string dir;
   std::string expand(std::string text) const {
     const Fixtures& f = fixtures();
-    const std::pair<std::string, std::string> vars[] = {
-        {"{dir}", dir}, {"{data}", f.data}, {"{other}", f.other}, {"{run}", f.run},
-        {"{lf_run}", f.lf_run}};
+    const std::pair<std::string, std::string> vars[] = {{"{dir}", dir},
+                                                        {"{data}", f.data},
+                                                        {"{other}", f.other},
+                                                        {"{run}", f.run},
+                                                        {"{lf_run}", f.lf_run}};
     for (const auto& [key, value] : vars)
       for (auto at = text.find(key); at != std::string::npos; at = text.find(key, at + 1))
         text.replace(at, key.size(), value);
@@ -212,15 +215,20 @@ struct Case {
 // Hostile pickle `bytes` at {dir}/x.pkl, read by `inspect`.
 Case hostile(const std::string& name, const std::string& bytes, std::vector<std::string> expect) {
   expect.insert(expect.begin(), "{dir}/x.pkl");
-  return {name, [bytes](const Env& e) { e.put("x.pkl", bytes); }, "inspect {dir}/x.pkl", 1,
-          expect, nullptr};
+  return {
+      name,   [bytes](const Env& e) { e.put("x.pkl", bytes); }, "inspect {dir}/x.pkl", 1, expect,
+      nullptr};
 }
 
 // A MulT file at {dir}/x.pkl made from `spec`, read by `inspect`.
 Case structural(const std::string& name, const MultFile& spec, std::vector<std::string> expect) {
   expect.insert(expect.begin(), "file '{dir}/x.pkl'");
-  return {name, [spec](const Env& e) { write_mult(e.file("x.pkl"), spec); },
-          "inspect {dir}/x.pkl", 1, expect, nullptr};
+  return {name,
+          [spec](const Env& e) { write_mult(e.file("x.pkl"), spec); },
+          "inspect {dir}/x.pkl",
+          1,
+          expect,
+          nullptr};
 }
 
 // A MulT file whose `key` in `split` is replaced by what `write` puts there.
@@ -254,9 +262,9 @@ std::vector<Case> catalogue() {
   {
     Bytes b;
     b.global("os", "system").op('(').raw("S'touch /tmp/robustmsa_pwned'\n").op('t').op('R');
-    c.push_back(hostile("reduce_os_system", b.op('.').str(),
-                        {"byte offset 0", "GLOBAL", "global 'os system' is not allowed",
-                         "expected one of"}));
+    c.push_back(hostile(
+        "reduce_os_system", b.op('.').str(),
+        {"byte offset 0", "GLOBAL", "global 'os system' is not allowed", "expected one of"}));
   }
   {
     Bytes b;
@@ -344,20 +352,20 @@ std::vector<Case> catalogue() {
   {
     Bytes b;  // a frame that claims more bytes than the file holds
     b.proto(4).op(0x95).uint_le(1, 8).op(0x95).uint_le(uint64_t{1} << 40, 8).op('N').op('.');
-    c.push_back(hostile("nested_frame_beyond_the_file", b.str(), {"byte offset 11", "FRAME",
-                                                                  "exceeds"}));
+    c.push_back(
+        hostile("nested_frame_beyond_the_file", b.str(), {"byte offset 11", "FRAME", "exceeds"}));
   }
-  c.push_back(hostile("memo_get_never_stored",
-                      Bytes().proto(2).op('N').op('q').uint_le(0, 1).op('h').uint_le(7, 1)
-                          .op('.').str(),
-                      {"BINGET", "memo index 7 was never stored"}));
+  c.push_back(
+      hostile("memo_get_never_stored",
+              Bytes().proto(2).op('N').op('q').uint_le(0, 1).op('h').uint_le(7, 1).op('.').str(),
+              {"BINGET", "memo index 7 was never stored"}));
   c.push_back(hostile("memo_get_huge_index",
                       Bytes().proto(2).op('j').uint_le(0xFFFFFFFF, 4).op('.').str(),
                       {"LONG_BINGET", "memo index 4294967295"}));
-  c.push_back(hostile("memo_self_cycle",
-                      Bytes().proto(2).op(']').op('q').uint_le(0, 1).op('h').uint_le(0, 1)
-                          .op('a').op('.').str(),
-                      {"APPEND", "a list cannot contain itself"}));
+  c.push_back(hostile(
+      "memo_self_cycle",
+      Bytes().proto(2).op(']').op('q').uint_le(0, 1).op('h').uint_le(0, 1).op('a').op('.').str(),
+      {"APPEND", "a list cannot contain itself"}));
   {
     Bytes b;  // a memoised container modified after it went into another one (a cycle builder)
     b.proto(2).op('}').op('q').uint_le(0, 1).op(']').op('h').uint_le(0, 1).op('a');
@@ -375,10 +383,10 @@ std::vector<Case> catalogue() {
     c.push_back(hostile("memo_key_amplification", b.op('.').str(),
                         {"SETITEM", "dict keys add up to more than"}));
   }
-  c.push_back(hostile("length_beyond_the_file",
-                      Bytes().proto(4).op(0x8e).uint_le(uint64_t{1} << 62, 8).raw("abc")
-                          .op('.').str(),
-                      {"BINBYTES8", "exceeds"}));
+  c.push_back(
+      hostile("length_beyond_the_file",
+              Bytes().proto(4).op(0x8e).uint_le(uint64_t{1} << 62, 8).raw("abc").op('.').str(),
+              {"BINBYTES8", "exceeds"}));
   {
     Bytes b;
     b.proto(2);
@@ -392,7 +400,10 @@ std::vector<Case> catalogue() {
                  std::string bytes = slurp(fixtures().data);
                  e.put("x.pkl", bytes.substr(0, bytes.size() / 2));
                },
-               "inspect {dir}/x.pkl", 1, {"{dir}/x.pkl", "truncated"}, nullptr});
+               "inspect {dir}/x.pkl",
+               1,
+               {"{dir}/x.pkl", "truncated"},
+               nullptr});
   c.push_back({"hostile_train_data",
                [](const Env& e) {
                  Bytes b;
@@ -400,7 +411,9 @@ std::vector<Case> catalogue() {
                  e.put("x.pkl", b.str());
                },
                "train --data {dir}/x.pkl --model umdf --out {dir}/out" + std::string(kTrainTiny),
-               1, {"{dir}/x.pkl", "global 'os system' " + kNotAllowed}, nullptr});
+               1,
+               {"{dir}/x.pkl", "global 'os system' " + kNotAllowed},
+               nullptr});
   c.push_back({"hostile_predict_input",
                [](const Env& e) {
                  e.put("x.pkl", in_train_audio([](Bytes& p) {
@@ -408,8 +421,10 @@ std::vector<Case> catalogue() {
                          p.op(0x85).op('R');
                        }));
                },
-               "predict --run {run} --input {dir}/x.pkl --split train", 1,
-               {"{dir}/x.pkl", "global 'builtins exec' " + kNotAllowed}, nullptr});
+               "predict --run {run} --input {dir}/x.pkl --split train",
+               1,
+               {"{dir}/x.pkl", "global 'builtins exec' " + kNotAllowed},
+               nullptr});
 
   // -- structurally wrong feature files ----------------------------------------------------------
   {
@@ -417,8 +432,8 @@ std::vector<Case> catalogue() {
     m.splits = {"train", "test"};
     c.push_back(structural("missing_split", m, {"missing split \"valid\"", "train, valid, test"}));
   }
-  c.push_back(structural("split_not_a_dict", MultFile{},
-                         {"split \"train\": expected a dict, found list"}));
+  c.push_back(
+      structural("split_not_a_dict", MultFile{}, {"split \"train\": expected a dict, found list"}));
   c.back().make = [](const Env& e) {
     pickle::Writer w(e.file("x.pkl"));
     w.begin_dict();
@@ -435,20 +450,19 @@ std::vector<Case> catalogue() {
     w.end_list();
     w.finish();
   };
-  c.push_back(structural("missing_labels",
-                         with("train", "labels", [](pickle::Writer&) {}),
+  c.push_back(structural("missing_labels", with("train", "labels", [](pickle::Writer&) {}),
                          {"cannot tell the layout", "\"labels\" (MulT/CMU)"}));
   c.push_back(structural("missing_modality", with("test", "audio", [](pickle::Writer&) {}),
-                         {"split \"test\" key \"audio\"", "differs from the train split's 4"}));
-  c.push_back(structural("wrong_rank",
-                         with("valid", "audio",
-                              [](pickle::Writer& w) {
-                                w.key("audio");
-                                auto x = features(4, 5, 1, 0);
-                                w.array(pickle::DType::kFloat32, {4, 5}, x.data());
-                              }),
-                         {"split \"valid\" key \"audio\"", "expected 3 dimensions (N, T, D)",
-                          "found (4, 5)"}));
+                         {"split \"test\" key \"audio\"", "missing; expected a NumPy array"}));
+  c.push_back(structural(
+      "wrong_rank",
+      with("valid", "audio",
+           [](pickle::Writer& w) {
+             w.key("audio");
+             auto x = features(4, 5, 1, 0);
+             w.array(pickle::DType::kFloat32, {4, 5}, x.data());
+           }),
+      {"split \"valid\" key \"audio\"", "expected 3 dimensions (N, T, D)", "found (4, 5)"}));
   c.push_back(structural("n_mismatch_across_keys",
                          with("train", "vision",
                               [](pickle::Writer& w) {
@@ -457,42 +471,48 @@ std::vector<Case> catalogue() {
                                 w.array(pickle::DType::kFloat32, {11, 5, 3}, x.data());
                               }),
                          {"split \"train\" key \"vision\"", "expected N = 12", "(11, 5, 3)"}));
-  c.push_back(structural("dims_differ_across_splits",
-                         with("test", "text",
-                              [](pickle::Writer& w) {
-                                w.key("text");
-                                auto x = features(4, 5, 7, 0);
-                                w.array(pickle::DType::kFloat32, {4, 5, 7}, x.data());
-                              }),
-                         {"split \"test\" key \"text\"", "feature dimension 7",
-                          "train split's 6"}));
-  c.push_back({"lengths_beyond_t", [](const Env& e) { write_mmsa(e.file("x.pkl"), 9); },
-               "inspect {dir}/x.pkl", 1,
+  c.push_back(
+      structural("dims_differ_across_splits",
+                 with("test", "text",
+                      [](pickle::Writer& w) {
+                        w.key("text");
+                        auto x = features(4, 5, 7, 0);
+                        w.array(pickle::DType::kFloat32, {4, 5, 7}, x.data());
+                      }),
+                 {"split \"test\" key \"text\"", "feature dimension 7", "train split's 6"}));
+  c.push_back({"lengths_beyond_t",
+               [](const Env& e) { write_mmsa(e.file("x.pkl"), 9); },
+               "inspect {dir}/x.pkl",
+               1,
                {"file '{dir}/x.pkl'", "key \"audio_lengths\"", "row 0: length 9",
                 "[0, 5] (the padded sequence length)"},
                nullptr});
-  c.push_back({"negative_length", [](const Env& e) { write_mmsa(e.file("x.pkl"), -1); },
-               "inspect {dir}/x.pkl", 1, {"file '{dir}/x.pkl'", "row 0: length -1"}, nullptr});
+  c.push_back({"negative_length",
+               [](const Env& e) { write_mmsa(e.file("x.pkl"), -1); },
+               "inspect {dir}/x.pkl",
+               1,
+               {"file '{dir}/x.pkl'", "row 0: length -1"},
+               nullptr});
   {
     MultFile m;
     m.label = 4.5f;
-    c.push_back(structural("label_out_of_range", m,
-                           {"key \"labels\"", "label 4.5 is outside [-3, 3]"}));
+    c.push_back(
+        structural("label_out_of_range", m, {"key \"labels\"", "label 4.5 is outside [-3, 3]"}));
   }
   {
     MultFile m;
     m.label = std::numeric_limits<float>::quiet_NaN();
     c.push_back(structural("label_nan", m, {"key \"labels\"", "is outside [-3, 3]"}));
   }
-  c.push_back(structural("labels_wrong_shape",
-                         with("train", "labels",
-                              [](pickle::Writer& w) {
-                                w.key("labels");
-                                std::vector<float> y(12 * 3, 0.f);
-                                w.array(pickle::DType::kFloat32, {12, 3}, y.data());
-                              }),
-                         {"key \"labels\"", "(N, 1, 1) regression or (N, 4, 2) IEMOCAP",
-                          "found (12, 3)"}));
+  c.push_back(
+      structural("labels_wrong_shape",
+                 with("train", "labels",
+                      [](pickle::Writer& w) {
+                        w.key("labels");
+                        std::vector<float> y(12 * 3, 0.f);
+                        w.array(pickle::DType::kFloat32, {12, 3}, y.data());
+                      }),
+                 {"key \"labels\"", "(N, 1, 1) regression or (N, 4, 2) IEMOCAP", "found (12, 3)"}));
   c.push_back(structural("iemocap_not_one_hot",
                          with("train", "labels",
                               [](pickle::Writer& w) {
@@ -515,8 +535,7 @@ std::vector<Case> catalogue() {
                                 std::vector<uint8_t> x(4 * 5 * 3, 1);
                                 w.array(pickle::DType::kBool, {4, 5, 3}, x.data());
                               }),
-                         {"key \"vision\"", "expected a floating-point or integer array",
-                          "bool"}));
+                         {"key \"vision\"", "expected a floating-point or integer array", "bool"}));
   c.push_back(structural("features_as_a_list",
                          with("train", "audio",
                               [](pickle::Writer& w) {
@@ -540,18 +559,22 @@ std::vector<Case> catalogue() {
                  write_mult(e.file("x.pkl"), m);
                },
                "train --data {dir}/x.pkl --model umdf --out {dir}/out" + std::string(kTrainTiny),
-               1, {"file '{dir}/x.pkl'", "label -7 is outside [-3, 3]"}, nullptr});
+               1,
+               {"file '{dir}/x.pkl'", "label -7 is outside [-3, 3]"},
+               nullptr});
   {
     MultFile m;
     m.n = {0, 0, 0};
-    c.push_back({"empty_splits", [m](const Env& e) { write_mult(e.file("x.pkl"), m); },
-                 "train --data {dir}/x.pkl --model umdf --out {dir}/out" +
-                     std::string(kTrainTiny),
-                 1, {"file '{dir}/x.pkl'", "split \"train\" key \"labels\"", "found (0, 1, 1)"},
+    c.push_back({"empty_splits",
+                 [m](const Env& e) { write_mult(e.file("x.pkl"), m); },
+                 "train --data {dir}/x.pkl --model umdf --out {dir}/out" + std::string(kTrainTiny),
+                 1,
+                 {"file '{dir}/x.pkl'", "split \"train\" key \"labels\"", "found (0, 1, 1)"},
                  nullptr});
   }
 
-  // -- configurations: unknown keys, wrong types, impossible values --------------------------------
+  // -- configurations: unknown keys, wrong types, impossible values
+  // --------------------------------
   auto config_case = [&](const std::string& name, const std::string& json,
                          std::vector<std::string> expect) {
     expect.insert(expect.begin(), "{dir}/c.json");
@@ -564,90 +587,117 @@ std::vector<Case> catalogue() {
               {"unknown key 'train.learning_rate'", "expected one of"});
   config_case("config_unknown_section", R"({"optimiser": {"lr": 0.1}})",
               {"unknown section 'optimiser'"});
-  config_case("config_wrong_type", R"({"train": {"epochs": "ten"}})",
-              {"train.epochs", "expected"});
+  config_case("config_wrong_type", R"({"train": {"epochs": "ten"}})", {"train.epochs", "expected"});
   config_case("config_wrong_type_list", R"({"train": {"seeds": 3}})", {"train.seeds", "expected"});
   config_case("config_invalid_json", R"({"train": {"lr": 0.1,}})", {"byte offset"});
   config_case("config_not_an_object", R"([1, 2, 3])", {"expected a JSON object"});
   config_case("config_model_not_an_object", R"({"model": 5})",
               {"section 'model': expected an object"});
-  c.push_back({"config_negative_lr", nullptr,
+  c.push_back({"config_negative_lr",
+               nullptr,
                "train --data {data} --model umdf --out {dir}/out" + std::string(kTrainTiny) +
                    " --set train.lr=-0.5",
-               2, {"train.lr", "(0, 10)", "-0.5"}, nullptr});
-  c.push_back({"config_zero_batch", nullptr,
+               2,
+               {"train.lr", "(0, 10)", "-0.5"},
+               nullptr});
+  c.push_back({"config_zero_batch",
+               nullptr,
                "train --data {data} --model umdf --out {dir}/out" + std::string(kTrainTiny) +
                    " --set train.batch_size=0",
-               2, {"train.batch_size", ">= 1"}, nullptr});
-  c.push_back({"config_heads_do_not_divide_width", nullptr,
+               2,
+               {"train.batch_size", ">= 1"},
+               nullptr});
+  c.push_back({"config_heads_do_not_divide_width",
+               nullptr,
                "train --data {data} --model umdf --out {dir}/out" + std::string(kTrainTiny) +
                    " --set model.heads=3",
-               2, {"model.heads", "3"}, nullptr});
-  c.push_back({"config_unknown_model_key", nullptr,
+               2,
+               {"model.heads", "3"},
+               nullptr});
+  c.push_back({"config_unknown_model_key",
+               nullptr,
                "train --data {data} --model lf_dnn --out {dir}/out --seeds 1111"
                " --set model.no_such_option=1",
-               2, {"unknown key 'model.no_such_option'", "lf_dnn"}, nullptr});
-  c.push_back({"config_set_without_value", nullptr,
-               "train --data {data} --model umdf --out {dir}/out --set train.lr", 2,
-               {"--set 'train.lr'", "expected"}, nullptr});
-  c.push_back({"config_is_a_directory", [](const Env& e) { fs::create_directory(e.file("c")); },
-               "train --data {data} --model umdf --out {dir}/out --config {dir}/c", 2,
-               {"{dir}/c", "directory"}, nullptr});
+               2,
+               {"unknown key 'model.no_such_option'", "lf_dnn"},
+               nullptr});
+  c.push_back({"config_set_without_value",
+               nullptr,
+               "train --data {data} --model umdf --out {dir}/out --set train.lr",
+               2,
+               {"--set 'train.lr'", "expected"},
+               nullptr});
+  c.push_back({"config_is_a_directory",
+               [](const Env& e) { fs::create_directory(e.file("c")); },
+               "train --data {data} --model umdf --out {dir}/out --config {dir}/c",
+               2,
+               {"{dir}/c", "directory"},
+               nullptr});
 
-  // -- checkpoints and run directories --------------------------------------------------------------
+  // -- checkpoints and run directories
+  // --------------------------------------------------------------
   c.push_back({"checkpoint_of_another_model",
                [](const Env& e) {
                  std::string run = e.copy_run(fixtures().run);
                  fs::copy_file(fixtures().lf_run + "/checkpoint.pt", run + "/checkpoint.pt",
                                fs::copy_options::overwrite_existing);
                },
-               "eval --run {dir}/run --suite gcnet", 1,
+               "eval --run {dir}/run --suite gcnet",
+               1,
                {"checkpoint '{dir}/run/checkpoint.pt'", "is missing; expected it for this model"},
                nullptr});
-  c.push_back({"checkpoint_for_other_input_dims", nullptr,
-               "eval --run {run} --data {other} --suite gcnet", 1,
+  c.push_back({"checkpoint_for_other_input_dims",
+               nullptr,
+               "eval --run {run} --data {other} --suite gcnet",
+               1,
                {"checkpoint '{run}/checkpoint.pt'", "has shape", "expected", "other input dims"},
                nullptr});
-  c.push_back({"predict_input_of_other_dims", nullptr,
-               "predict --run {run} --input {other}", 1,
-               {"file '{other}'", "differ from the model's"}, nullptr});
+  c.push_back({"predict_input_of_other_dims",
+               nullptr,
+               "predict --run {run} --input {other}",
+               1,
+               {"file '{other}'", "differ from the model's"},
+               nullptr});
   c.push_back({"predict_with_foreign_checkpoint",
                [](const Env& e) {
                  std::string run = e.copy_run(fixtures().run);
                  fs::copy_file(fixtures().lf_run + "/checkpoint.pt", run + "/checkpoint.pt",
                                fs::copy_options::overwrite_existing);
                },
-               "predict --run {dir}/run --input {data}", 1,
+               "predict --run {dir}/run --input {data}",
+               1,
                {"checkpoint '{dir}/run/checkpoint.pt'", "is missing; expected it for this model"},
                nullptr});
-  c.push_back({"resume_with_checkpoint_of_another_model",
-               [](const Env& e) {
-                 fs::create_directories(e.file("out/seed_1111"));
-                 fs::copy_file(fixtures().lf_run + "/checkpoint.pt",
-                               e.file("out/seed_1111/checkpoint.pt"));
-               },
-               "train --data {data} --model umdf --out {dir}/out --resume" +
-                   std::string(kTrainTiny),
-               2, {"checkpoint '{dir}/out/seed_1111/checkpoint.pt'", "config.model"}, nullptr});
-  c.push_back({"resume_with_other_input_dims",
-               [](const Env& e) {
-                 fs::create_directories(e.file("out/seed_1111"));
-                 fs::copy_file(fixtures().run + "/checkpoint.pt",
-                               e.file("out/seed_1111/checkpoint.pt"));
-               },
-               "train --data {other} --model umdf --out {dir}/out --resume" +
-                   std::string(kTrainTiny),
-               2, {"checkpoint '{dir}/out/seed_1111/checkpoint.pt'", "a different 'config.data'",
-                   "{other}"},
-               nullptr});
+  c.push_back(
+      {"resume_with_checkpoint_of_another_model",
+       [](const Env& e) {
+         fs::create_directories(e.file("out/seed_1111"));
+         fs::copy_file(fixtures().lf_run + "/checkpoint.pt", e.file("out/seed_1111/checkpoint.pt"));
+       },
+       "train --data {data} --model umdf --out {dir}/out --resume" + std::string(kTrainTiny),
+       2,
+       {"checkpoint '{dir}/out/seed_1111/checkpoint.pt'", "config.model"},
+       nullptr});
+  c.push_back(
+      {"resume_with_other_input_dims",
+       [](const Env& e) {
+         fs::create_directories(e.file("out/seed_1111"));
+         fs::copy_file(fixtures().run + "/checkpoint.pt", e.file("out/seed_1111/checkpoint.pt"));
+       },
+       "train --data {other} --model umdf --out {dir}/out --resume" + std::string(kTrainTiny),
+       2,
+       {"checkpoint '{dir}/out/seed_1111/checkpoint.pt'", "a different 'config.data'", "{other}"},
+       nullptr});
   c.push_back({"checkpoint_truncated",
                [](const Env& e) {
                  std::string run = e.copy_run(fixtures().run);
                  std::string bytes = slurp(run + "/checkpoint.pt");
                  write_bytes(run + "/checkpoint.pt", bytes.substr(0, bytes.size() - 100));
                },
-               "eval --run {dir}/run --suite gcnet", 1,
-               {"checkpoint '{dir}/run/checkpoint.pt'", "truncated"}, nullptr});
+               "eval --run {dir}/run --suite gcnet",
+               1,
+               {"checkpoint '{dir}/run/checkpoint.pt'", "truncated"},
+               nullptr});
   c.push_back({"checkpoint_bit_flip",
                [](const Env& e) {
                  std::string run = e.copy_run(fixtures().run);
@@ -655,89 +705,135 @@ std::vector<Case> catalogue() {
                  bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x10);
                  write_bytes(run + "/checkpoint.pt", bytes);
                },
-               "predict --run {dir}/run --input {data}", 1,
-               {"checkpoint '{dir}/run/checkpoint.pt'", "SHA-256", "corrupt"}, nullptr});
+               "predict --run {dir}/run --input {data}",
+               1,
+               {"checkpoint '{dir}/run/checkpoint.pt'", "SHA-256", "corrupt"},
+               nullptr});
   c.push_back({"checkpoint_not_a_checkpoint",
                [](const Env& e) {
                  std::string run = e.copy_run(fixtures().run);
                  write_bytes(run + "/checkpoint.pt", "PK\x03\x04 a zip archive, not ours");
                },
-               "eval --run {dir}/run --suite gcnet", 1,
-               {"checkpoint '{dir}/run/checkpoint.pt'", "not a robustmsa checkpoint"}, nullptr});
+               "eval --run {dir}/run --suite gcnet",
+               1,
+               {"checkpoint '{dir}/run/checkpoint.pt'", "not a robustmsa checkpoint"},
+               nullptr});
   c.push_back({"checkpoint_valid_hash_garbage_payload",
                [](const Env& e) {
                  std::string run = e.copy_run(fixtures().run);
                  write_bytes(run + "/checkpoint.pt", checkpoint_around(std::string(300, 'z')));
                },
-               "eval --run {dir}/run --suite gcnet", 1,
-               {"checkpoint '{dir}/run/checkpoint.pt'", "cannot decode"}, nullptr});
+               "eval --run {dir}/run --suite gcnet",
+               1,
+               {"checkpoint '{dir}/run/checkpoint.pt'", "cannot decode"},
+               nullptr});
   c.push_back({"checkpoint_is_a_directory",
                [](const Env& e) {
                  std::string run = e.copy_run(fixtures().run);
                  fs::remove(run + "/checkpoint.pt");
                  fs::create_directory(run + "/checkpoint.pt");
                },
-               "eval --run {dir}/run --suite gcnet", 1,
-               {"{dir}/run/checkpoint.pt", "directory"}, nullptr});
+               "eval --run {dir}/run --suite gcnet",
+               1,
+               {"{dir}/run/checkpoint.pt", "directory"},
+               nullptr});
   c.push_back({"checkpoint_missing",
                [](const Env& e) {
                  std::string run = e.copy_run(fixtures().run);
                  fs::remove(run + "/checkpoint.pt");
                },
-               "eval --run {dir}/run --suite gcnet", 1, {"{dir}/run/checkpoint.pt"}, nullptr});
+               "eval --run {dir}/run --suite gcnet",
+               1,
+               {"{dir}/run/checkpoint.pt"},
+               nullptr});
   c.push_back({"run_config_invalid_json",
                [](const Env& e) {
                  std::string run = e.copy_run(fixtures().run);
                  write_bytes(run + "/config.json", "{\"variant\": ");
                },
-               "eval --run {dir}/run --suite gcnet", 1,
-               {"run config '{dir}/run/config.json'", "invalid JSON"}, nullptr});
+               "eval --run {dir}/run --suite gcnet",
+               1,
+               {"run config '{dir}/run/config.json'", "invalid JSON"},
+               nullptr});
   c.push_back({"run_directory_without_runs",
                [](const Env& e) { fs::create_directory(e.file("empty_run")); },
-               "eval --run {dir}/empty_run", 2,
-               {"{dir}/empty_run", "no run directory (with config.json)"}, nullptr});
+               "eval --run {dir}/empty_run",
+               2,
+               {"{dir}/empty_run", "no run directory (with config.json)"},
+               nullptr});
   c.push_back({"predict_json_wrong_dims",
-               [](const Env& e) {
-                 e.put("in.json", R"({"samples": [{"text": [[1, 2, 3]]}]})");
-               },
-               "predict --run {run} --input {dir}/in.json", 1,
-               {"file '{dir}/in.json'", "samples[0].text[0]", "expected 12 numbers"}, nullptr});
+               [](const Env& e) { e.put("in.json", R"({"samples": [{"text": [[1, 2, 3]]}]})"); },
+               "predict --run {run} --input {dir}/in.json",
+               1,
+               {"file '{dir}/in.json'", "samples[0].text[0]", "expected 12 numbers"},
+               nullptr});
   c.push_back({"predict_json_invalid",
                [](const Env& e) { e.put("in.json", R"({"samples": [)"); },
-               "predict --run {run} --input {dir}/in.json", 1,
-               {"file '{dir}/in.json'", "invalid JSON"}, nullptr});
+               "predict --run {run} --input {dir}/in.json",
+               1,
+               {"file '{dir}/in.json'", "invalid JSON"},
+               nullptr});
 
-  // -- paths -----------------------------------------------------------------------------------------
+  // -- paths
+  // -----------------------------------------------------------------------------------------
   c.push_back({"empty_path_inspect", nullptr, "inspect ''", 1, {"file ''"}, nullptr});
-  c.push_back({"empty_path_train_data", nullptr,
-               "train --data '' --model umdf --out {dir}/out" + std::string(kTrainTiny), 2,
-               {"no data file", "--data"}, nullptr});
-  c.push_back({"empty_path_predict_input", nullptr, "predict --run {run} --input ''", 2,
-               {"--input"}, nullptr});
-  c.push_back({"missing_file", nullptr, "inspect {dir}/nope.pkl", 1,
-               {"{dir}/nope.pkl", "does not exist"}, nullptr});
-  c.push_back({"directory_as_data_file", [](const Env& e) { fs::create_directory(e.file("d")); },
-               "train --data {dir}/d --model umdf --out {dir}/out" + std::string(kTrainTiny), 1,
-               {"file '{dir}/d'", "is a directory"}, nullptr});
+  c.push_back({"empty_path_train_data",
+               nullptr,
+               "train --data '' --model umdf --out {dir}/out" + std::string(kTrainTiny),
+               2,
+               {"no data file", "--data"},
+               nullptr});
+  c.push_back({"empty_path_predict_input",
+               nullptr,
+               "predict --run {run} --input ''",
+               2,
+               {"--input"},
+               nullptr});
+  c.push_back({"missing_file",
+               nullptr,
+               "inspect {dir}/nope.pkl",
+               1,
+               {"{dir}/nope.pkl", "does not exist"},
+               nullptr});
+  c.push_back({"directory_as_data_file",
+               [](const Env& e) { fs::create_directory(e.file("d")); },
+               "train --data {dir}/d --model umdf --out {dir}/out" + std::string(kTrainTiny),
+               1,
+               {"file '{dir}/d'", "is a directory"},
+               nullptr});
   c.push_back({"directory_as_predict_input",
                [](const Env& e) { fs::create_directory(e.file("d.json")); },
-               "predict --run {run} --input {dir}/d.json", 1, {"{dir}/d.json", "directory"},
+               "predict --run {run} --input {dir}/d.json",
+               1,
+               {"{dir}/d.json", "directory"},
                nullptr});
-  c.push_back({"path_through_a_file", [](const Env& e) { e.put("f", "x"); },
-               "inspect {dir}/f/x.pkl", 1, {"{dir}/f/x.pkl", "Not a directory"}, nullptr});
+  c.push_back({"path_through_a_file",
+               [](const Env& e) { e.put("f", "x"); },
+               "inspect {dir}/f/x.pkl",
+               1,
+               {"{dir}/f/x.pkl", "Not a directory"},
+               nullptr});
   c.push_back({"fifo_as_data_file",
                [](const Env& e) { ::mkfifo(e.file("pipe.pkl").c_str(), 0644); },
-               "inspect {dir}/pipe.pkl", 1, {"{dir}/pipe.pkl", "not a regular file"}, nullptr});
+               "inspect {dir}/pipe.pkl",
+               1,
+               {"{dir}/pipe.pkl", "not a regular file"},
+               nullptr});
   c.push_back({"fifo_as_config",
                [](const Env& e) { ::mkfifo(e.file("pipe.json").c_str(), 0644); },
-               "train --data {data} --model umdf --out {dir}/out --config {dir}/pipe.json", 2,
-               {"{dir}/pipe.json", "not a regular file"}, nullptr});
+               "train --data {data} --model umdf --out {dir}/out --config {dir}/pipe.json",
+               2,
+               {"{dir}/pipe.json", "not a regular file"},
+               nullptr});
   c.push_back({"unreadable_file",
                [](const Env& e) {
                  write_bytes(e.file("x.pkl"), slurp(fixtures().data));
                  ::chmod(e.file("x.pkl").c_str(), 0);
                },
-               "inspect {dir}/x.pkl", 1, {"{dir}/x.pkl", "Permission denied"}, root_skip});
+               "inspect {dir}/x.pkl",
+               1,
+               {"{dir}/x.pkl", "Permission denied"},
+               root_skip});
   return c;
 }
 

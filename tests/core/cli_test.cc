@@ -15,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include "../common/cli_run.h"
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -85,9 +87,12 @@ TEST_F(Cli, HelpAndUsageErrors) {
 }
 
 TEST_F(Cli, InspectReportsLayoutShapesAndInfCounts) {
-  Result r = run("inspect --json " + data_);
-  ASSERT_EQ(r.code, 0) << r.output;
-  auto j = nlohmann::json::parse(r.output);
+  // stdout holds the JSON; the sanitising note (counts of replaced values) goes to stderr.
+  const robustmsa::test_util::CliResult r =
+      robustmsa::test_util::run_cli("inspect --json " + data_);
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_NE(r.err.find("sanitised"), std::string::npos) << r.err;
   EXPECT_EQ(j["layout"], "mult");
   EXPECT_EQ(j["task"], "regression");
   EXPECT_EQ(j["splits"]["train"]["n"], 96);

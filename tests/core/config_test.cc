@@ -1,10 +1,9 @@
 // The experiment configuration (src/config/experiment.h): sections, model options, resets.
-#include "config/experiment.h"
-
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
+#include "config/experiment.h"
 #include "util/error.h"
 
 namespace robustmsa {
@@ -15,9 +14,9 @@ namespace {
 TEST(ExperimentConfig, ModelOptionsBesideANewNameAreKept) {
   ExperimentConfig c;
   ASSERT_EQ(c.model, "umdf");
-  c.apply_json(nlohmann::json::parse(
-                   R"({"model": {"heads": 5, "levels": 2, "name": "mult", "width": 50}})"),
-               "test.json");
+  c.apply_json(
+      nlohmann::json::parse(R"({"model": {"heads": 5, "levels": 2, "name": "mult", "width": 50}})"),
+      "test.json");
   EXPECT_EQ(c.model, "mult");
   EXPECT_EQ(c.model_options.value("heads", 0), 5);
   EXPECT_EQ(c.model_options.value("levels", 0), 2);

@@ -125,15 +125,22 @@ TEST_F(Numbers, NonFiniteAndOverflowingFeaturesAreCountedEverywhere) {
   r = run_cli("predict --run " + run + "/seed_1111 --input " + trainable + " --split train");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find(kNonFiniteSummary), std::string::npos) << r.err;
-  // JSON input: 1e400 parses as inf (-> 0), 1e300 is clamped.
+  // JSON input: 1e300 and -1e39 lie beyond float32 and are clamped; 1e400 is beyond double range,
+  // which JSON readers reject: a data error naming the file.
   const std::string in = dir_ / "in.json";
-  test_util::write_bytes(in, R"({"samples": [{"text": [[1e400, 1e300, 0.5, 0.5, 0.5, 0.5]]}]})");
+  test_util::write_bytes(in, R"({"samples": [{"text": [[1e300, -1e39, 0.5, 0.5, 0.5, 0.5]]}]})");
   r = run_cli("predict --run " + run + "/seed_1111 --input " + in);
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.err.find("sanitised 2 feature values (1 non-finite -> 0, 1 beyond float32 -> "
+  EXPECT_NE(r.err.find("sanitised 2 feature values (0 non-finite -> 0, 2 beyond float32 -> "
                        "clamped)"),
             std::string::npos)
       << r.err;
+  const std::string huge = dir_ / "huge.json";
+  test_util::write_bytes(huge, R"({"samples": [{"text": [[1e400, 0.5, 0.5, 0.5, 0.5, 0.5]]}]})");
+  r = run_cli("predict --run " + run + "/seed_1111 --input " + huge);
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find(huge), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("expected JSON numbers within double range"), std::string::npos) << r.err;
 }
 
 TEST_F(Numbers, CleanFilesReportNothing) {

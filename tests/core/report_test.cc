@@ -243,6 +243,17 @@ TEST(BuildReport, OracleRow) {
   EXPECT_NE(md.find("Row `oracle`"), std::string::npos);
 }
 
+TEST(BuildReport, DiscussionSectionOnlyWhenGiven) {
+  Report r = build_report(fake_runs(), std::nullopt, ReportOptions{});
+  EXPECT_EQ(format_markdown(r, "").find("## Discussion"), std::string::npos);
+  r.discussion = "UMDF is *within one std* of its ablation.";
+  const std::string md = format_markdown(r, "");
+  const auto at = md.find("## Discussion\n\nUMDF is *within one std* of its ablation.\n");
+  ASSERT_NE(at, std::string::npos) << md;
+  EXPECT_GT(at, md.find("## Missing values"));  // after the tables and the missing values
+  EXPECT_EQ(report_to_json(r).at("discussion"), r.discussion);
+}
+
 TEST(BuildReport, MmsaSuiteAuilcPerSeed) {
   std::vector<RunResult> runs;
   for (int k = 0; k < 3; ++k) {
@@ -359,7 +370,7 @@ TEST(ResultsJson, RoundTrip) {
   const RunResult c = read_results(dir / "results.json");
   EXPECT_EQ(c.source, dir / "results.json");
   EXPECT_EQ(c.conditions[4].metrics, a.conditions[4].metrics);
-  EXPECT_FALSE(fs::exists(dir / "results.json.tmp"));
+  EXPECT_FALSE(fs::exists(atomic_temp_path(dir / "results.json")));
 
   RunResult bad = a;
   bad.conditions[0].metrics["Corr"] = NAN;
@@ -541,7 +552,7 @@ TEST(Fs, AtomicWriteReplacesWholeFile) {
   write_file_atomic(path, "first");
   write_file_atomic(path, "second, longer");
   EXPECT_EQ(read_file(path), "second, longer");
-  EXPECT_FALSE(fs::exists(path + ".tmp"));
+  EXPECT_FALSE(fs::exists(atomic_temp_path(path)));
   write_file_atomic(path, "");
   EXPECT_EQ(read_file(path), "");
 }
@@ -558,15 +569,15 @@ TEST(Fs, FailedWriteLeavesPreviousFileAndNoTemp) {
   // The temporary cannot be created: the previous file stays as it was.
   const std::string path = dir / "b.json";
   write_file_atomic(path, "previous");
-  fs::create_directories(path + ".tmp");
+  fs::create_directories(atomic_temp_path(path));
   EXPECT_THROW(write_file_atomic(path, "new"), RunError);
   EXPECT_EQ(read_file(path), "previous");
-  fs::remove_all(path + ".tmp");
+  fs::remove_all(atomic_temp_path(path));
   // The rename fails (the target is a non-empty directory): the temporary is removed.
   const std::string target = dir / "c";
   fs::create_directories(target + "/inside");
   EXPECT_THROW(write_file_atomic(target, "new"), RunError);
-  EXPECT_FALSE(fs::exists(target + ".tmp"));
+  EXPECT_FALSE(fs::exists(atomic_temp_path(target)));
   EXPECT_TRUE(fs::is_directory(target + "/inside"));
 }
 

@@ -87,9 +87,11 @@ std::string slug(const std::string& label);
 // base/seed_<seed>
 std::string seed_dir(const std::string& base, int64_t seed);
 // Builds, writes and prints the report of one suite's results (the oracle from `oracle_path`,
-// or from beside the data file).
+// or from beside the data file; the Markdown of `discussion_path`, when given, as the report's
+// Discussion section).
 void print_and_write_report(const std::vector<RunResult>& results, const std::string& out_dir,
-                            const std::string& data_path, const std::string& oracle_path = "");
+                            const std::string& data_path, const std::string& oracle_path = "",
+                            const std::string& discussion_path = "");
 
 // The report of a sweep directory (sweep.json): one report per dataset and suite over the cells
 // that finished, then the list of cells without results. Returns the number of missing cells.

@@ -1,13 +1,12 @@
 #include "commands.h"
 
-#include "cli_common.h"
-
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <memory>
 
+#include "cli_common.h"
 #include "config/experiment.h"
 #include "data/inspect.h"
 #include "data/protocol.h"
@@ -121,10 +120,12 @@ std::optional<RunResult> oracle_for(const std::string& data_path, const std::str
 }  // namespace
 
 void print_and_write_report(const std::vector<RunResult>& results, const std::string& out_dir,
-                            const std::string& data_path, const std::string& oracle_path) {
+                            const std::string& data_path, const std::string& oracle_path,
+                            const std::string& discussion_path) {
   if (results.empty()) throw RunError("no results to report");
   std::optional<RunResult> oracle = oracle_for(data_path, results.front().suite, oracle_path);
   Report report = build_report(results, oracle, ReportOptions{});
+  if (!discussion_path.empty()) report.discussion = read_file(discussion_path);
   write_report(report, out_dir);
   std::cout << format_terminal_table(report);
   std::cout << "\nreport written to " << out_dir << "/report.md\n";
@@ -219,7 +220,7 @@ Runner add_train(CLI::App& app) {
     if (f->cfg.dump) return print_config(cfg);
     if (f->out.empty()) throw UsageError("train: --out RUN is required");
     resolved_model_options(cfg);  // unknown model keys fail before any data is read
-    if (f->nproc != 1) {  // one machine, N ranks over Gloo on loopback
+    if (f->nproc != 1) {          // one machine, N ranks over Gloo on loopback
       if (f->nproc < 1 || f->nproc > cfg.train.shards)
         throw ConfigError(str("--nproc ", f->nproc, ": expected 1 ... train.shards (",
                               cfg.train.shards, "); set --set train.shards=", f->nproc));
@@ -303,7 +304,7 @@ Runner add_eval(CLI::App& app) {
 Runner add_compare(CLI::App& app) {
   struct Flags {
     ConfigFlags cfg;
-    std::string models = "umdf", out, suite;
+    std::string models = "umdf", out, suite, discussion;
   };
   auto f = std::make_shared<Flags>();
   f->cfg.add(app);
@@ -313,7 +314,11 @@ Runner add_compare(CLI::App& app) {
   app.add_option("--suite", f->suite, "evaluation suite (default eval.suite: paper)");
   app.add_option("--out", f->out, "output directory: OUT/<variant>/seed_<seed>, OUT/report")
       ->required();
+  app.add_option("--discussion", f->discussion,
+                 "Markdown file shown as the report's Discussion section (your reading of the "
+                 "results)");
   return [f] {
+    if (!f->discussion.empty()) read_file(f->discussion);  // a bad path fails before training
     std::vector<Variant> variants = parse_variants(f->models);
     std::vector<ExperimentConfig> configs;
     for (const auto& v : variants) {
@@ -352,18 +357,20 @@ Runner add_compare(CLI::App& app) {
     std::fprintf(stderr, "compare finished in %.0f s\n", secs);
     if (!default_distributed().is_main()) return;  // rank 0 reports
     print_and_write_report(results, (fs::path(f->out) / "report").string(),
-                           configs.front().data.path);
+                           configs.front().data.path, "", f->discussion);
   };
 }
 
 Runner add_report(CLI::App& app) {
   struct Flags {
-    std::string dir, out, oracle;
+    std::string dir, out, oracle, discussion;
   };
   auto f = std::make_shared<Flags>();
   app.add_option("DIR", f->dir, "directory holding run directories (results*.json)")->required();
   app.add_option("--out", f->out, "where to write the report (default DIR/report)");
   app.add_option("--oracle", f->oracle, "oracle JSON (default: <data>.oracle.json when it exists)");
+  app.add_option("--discussion", f->discussion,
+                 "Markdown file shown as the report's Discussion section");
   return [f] {
     // A sweep directory: one report per dataset and suite, and the cells still missing.
     if (fs::exists(fs::path(f->dir) / "sweep.json")) {
@@ -378,7 +385,7 @@ Runner add_report(CLI::App& app) {
     for (auto& [suite, results] : by_suite) {
       std::string out = f->out.empty() ? (fs::path(f->dir) / "report").string() : f->out;
       if (by_suite.size() > 1) out += "_" + suite;
-      print_and_write_report(results, out, results.front().data_path, f->oracle);
+      print_and_write_report(results, out, results.front().data_path, f->oracle, f->discussion);
     }
   };
 }

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <exception>
 #include <map>
+#include <string>
 
 #include "commands.h"
 #include "util/error.h"
@@ -37,9 +38,9 @@ int main(int argc, char** argv) {
   add("features",
       "transcripts (label.csv) -> MMSA-layout features from a BERT-family text encoder",
       robustmsa::cli::add_features);
-  try {
   add("sweep", "run a grid of models x seeds x datasets x suites here (N workers) or on Slurm",
       robustmsa::cli::add_sweep);
+  try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
