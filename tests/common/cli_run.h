@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -38,6 +39,23 @@ inline void write_bytes(const std::string& path, const std::string& bytes) {
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
+// A shell command's exit status (128 + signal when killed) and its stdout and stderr together.
+struct ShellResult {
+  int code = -1;
+  std::string output;
+};
+
+inline ShellResult run_shell(const std::string& cmd) {
+  ShellResult r;
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, p)) r.output.append(buf, n);
+  const int status = ::pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
 // Wraps `s` in single quotes for /bin/sh.
 inline std::string shell_quote(const std::string& s) {
   std::string out = "'";
@@ -61,8 +79,7 @@ struct CliResult {
 
 // Runs `$ROBUSTMSA_BIN args` through /bin/sh with `env` prepended (e.g. "VAR=1 "), killing it
 // after `limit_s` seconds. `args` is shell text: quote paths that may hold spaces.
-inline CliResult run_cli(const std::string& args, const std::string& env = "",
-                         int limit_s = 180) {
+inline CliResult run_cli(const std::string& args, const std::string& env = "", int limit_s = 180) {
   char tmpl[] = "/tmp/robustmsa_cli_run_XXXXXX";
   CliResult r;
   if (::mkdtemp(tmpl) == nullptr) return r;

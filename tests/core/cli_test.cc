@@ -21,34 +21,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string output;  // stdout + stderr
-};
+using Result = robustmsa::test_util::ShellResult;  // stdout + stderr
+using robustmsa::test_util::slurp;
 
-std::string bin() {
-  const char* b = std::getenv("ROBUSTMSA_BIN");
-  return b ? b : "";
-}
-
-Result run(const std::string& args) {
-  std::string cmd = bin() + " " + args + " 2>&1";
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) r.output.append(buf, n);
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string bin() { return robustmsa::test_util::cli_binary(); }
+Result run(const std::string& args) { return robustmsa::test_util::run_shell(bin() + " " + args); }
 
 // A small MOSI-like file shared by the tests of this file (made once).
 class Cli : public ::testing::Test {

@@ -18,6 +18,7 @@
 #include <string>
 #include <thread>
 
+#include "../common/cli_run.h"
 #include "../common/temp_dir.h"
 
 namespace fs = std::filesystem;
@@ -25,33 +26,11 @@ using robustmsa::test_util::TempDir;
 
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string output;
-};
+using Result = robustmsa::test_util::ShellResult;
+using robustmsa::test_util::slurp;
 
-std::string bin() {
-  const char* b = std::getenv("ROBUSTMSA_BIN");
-  return b ? b : "";
-}
-
-Result run(const std::string& cmd) {
-  Result r;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) r.output.append(buf, n);
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string bin() { return robustmsa::test_util::cli_binary(); }
+Result run(const std::string& cmd) { return robustmsa::test_util::run_shell(cmd); }
 
 // 2 models x 2 seeds, tiny widths, a few epochs.
 std::string sweep_args(const std::string& data, const std::string& out) {

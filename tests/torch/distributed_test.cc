@@ -19,6 +19,7 @@
 #include <string>
 #include <thread>
 
+#include "../common/cli_run.h"
 #include "../common/temp_dir.h"
 #include "train/checkpoint.h"
 
@@ -27,33 +28,11 @@ using robustmsa::test_util::TempDir;
 
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string output;
-};
+using Result = robustmsa::test_util::ShellResult;
+using robustmsa::test_util::slurp;
 
-std::string bin() {
-  const char* b = std::getenv("ROBUSTMSA_BIN");
-  return b ? b : "";
-}
-
-Result run(const std::string& cmd) {
-  Result r;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) r.output.append(buf, n);
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string bin() { return robustmsa::test_util::cli_binary(); }
+Result run(const std::string& cmd) { return robustmsa::test_util::run_shell(cmd); }
 
 // A free TCP port on 127.0.0.1 for a rendezvous (what `--nproc` also does).
 int64_t port_for_test() { return 20000 + (getpid() * 7 + 13) % 20000; }
