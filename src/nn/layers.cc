@@ -6,6 +6,7 @@
 #include <torch/version.h>
 
 #include <cmath>
+#include <limits>
 
 #include "nn/fused_attention.h"
 #include "util/error.h"
@@ -49,6 +50,14 @@ torch::Tensor sinusoidal_positions(int64_t length, int64_t dim,
     table.narrow(1, half, half).copy_(torch::cos(angle));
   }
   return table.to(options);
+}
+
+torch::Tensor masked_max(const torch::Tensor& x, const torch::Tensor& mask) {
+  auto any = mask.any(1).view({-1, 1, 1});  // (B, 1, 1)
+  auto filled =
+      x.masked_fill(mask.unsqueeze(-1).logical_not(), -std::numeric_limits<float>::infinity());
+  // Rows without a usable frame take frame values times 0, so their gradient stays finite.
+  return torch::where(any, filled, x).amax(1) * any.squeeze(-1).to(x.dtype());  // (B, D)
 }
 
 torch::Tensor masked_mean(const torch::Tensor& x, const torch::Tensor& mask) {

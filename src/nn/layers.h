@@ -41,6 +41,9 @@ torch::Tensor sinusoidal_positions(int64_t length, int64_t dim,
 
 // Mean of x (B, T, D) over the frames where mask (B, T) is true: (B, D); 0 for rows without any.
 torch::Tensor masked_mean(const torch::Tensor& x, const torch::Tensor& mask);
+// Max of x (B, T, D) over the frames where mask (B, T) is true: (B, D); 0 (with a finite, zero
+// gradient) for rows without any.
+torch::Tensor masked_max(const torch::Tensor& x, const torch::Tensor& mask);
 
 // x (B, T, D) at the last frame where mask (B, T) is true: (B, D); 0 for rows without any.
 torch::Tensor last_masked(const torch::Tensor& x, const torch::Tensor& mask);

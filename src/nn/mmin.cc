@@ -8,21 +8,6 @@
 
 namespace robustmsa {
 
-namespace {
-
-// Max of x (B, T, D) over the frames where mask (B, T) is true: (B, D); 0 for rows without any.
-torch::Tensor masked_max(const torch::Tensor& x, const torch::Tensor& mask) {
-  auto m = mask.unsqueeze(-1);  // (B, T, 1)
-  auto filled = x.masked_fill(m.logical_not(), -std::numeric_limits<float>::infinity());
-  auto any = mask.any(1).view({-1, 1, 1});  // (B, 1, 1)
-  // Rows without a usable frame take the (finite) values of frame 0 times 0, so the gradient
-  // stays finite and zero for them.
-  auto best = torch::where(any, filled, x).amax(1);  // (B, D)
-  return best * any.squeeze(-1).to(x.dtype());
-}
-
-}  // namespace
-
 void MminOptions::validate() const {
   const std::pair<const char*, int64_t> sizes[] = {{"model.embd_size_a", embd_size_a},
                                                    {"model.embd_size_l", embd_size_l},

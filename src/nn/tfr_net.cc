@@ -17,14 +17,6 @@ int64_t divisor_at_most(int64_t n, int64_t cap) {
   return 1;
 }
 
-// Max of x (B, T, D) over frames where mask (B, T) is true; 0 for rows without any.
-torch::Tensor masked_max(const torch::Tensor& x, const torch::Tensor& mask) {
-  auto any = mask.any(1).view({-1, 1, 1});  // (B, 1, 1)
-  auto filled =
-      x.masked_fill(mask.unsqueeze(-1).logical_not(), -std::numeric_limits<float>::infinity());
-  return torch::where(any, filled, x).amax(1) * any.squeeze(-1).to(x.dtype());  // (B, D)
-}
-
 // Central moment discrepancy with 3 moments (Zellinger et al. 2017), as MMSA's CMD.
 torch::Tensor cmd(const torch::Tensor& a, const torch::Tensor& b) {
   auto x1 = a.reshape({-1, a.size(-1)});
