@@ -8,9 +8,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <thread>
+#include <utility>
 
 #include "train/checkpoint.h"
 #include "train/distributed.h"
@@ -44,6 +46,25 @@ std::vector<int64_t> epoch_order(int64_t n, int64_t seed, int64_t epoch) {
     std::swap(order[i], order[j]);
   }
   return order;
+}
+
+// Fault injection for the tests (docs/security.md): ROBUSTMSA_FAULT_NAN_GRAD="EPOCH:STEP" (1-based)
+// makes the first defined parameter gradient NaN at that step, just before the gradient-norm check,
+// as an overflow in the backward pass would. Returns {-1, -1} when the variable is unset.
+std::pair<int64_t, int64_t> nan_grad_fault() {
+  const char* env = std::getenv("ROBUSTMSA_FAULT_NAN_GRAD");
+  if (env == nullptr || *env == '\0') return {-1, -1};
+  const std::string spec = env;
+  const auto colon = spec.find(':');
+  const auto is_count = [](const std::string& t) {
+    return !t.empty() && t.size() < 10 && t.find_first_not_of("0123456789") == std::string::npos;
+  };
+  if (colon == std::string::npos || !is_count(spec.substr(0, colon)) ||
+      !is_count(spec.substr(colon + 1)) || std::stoll(spec.substr(0, colon)) < 1 ||
+      std::stoll(spec.substr(colon + 1)) < 1)
+    throw UsageError(str("environment variable ROBUSTMSA_FAULT_NAN_GRAD='", spec,
+                         "': expected EPOCH:STEP, both integers >= 1"));
+  return {std::stoll(spec.substr(0, colon)) - 1, std::stoll(spec.substr(colon + 1)) - 1};
 }
 
 std::string format_seconds(double s) {
@@ -287,6 +308,7 @@ RunResult train_run(const ExperimentConfig& config, const std::string& variant, 
   std::vector<std::string> part_names;  // the objective's loss parts (the same on every rank)
   std::array<int64_t, 3> lens = data.spec.len;
   bool stopped_early = false;
+  const std::pair<int64_t, int64_t> nan_grad = nan_grad_fault();
   double epoch_seconds_sum = 0;
   int64_t epochs_timed = 0;
 
@@ -366,6 +388,12 @@ RunResult train_run(const ExperimentConfig& config, const std::string& variant, 
                            epoch == 0 ? std::string("no checkpoint was written yet")
                                       : "the last good checkpoint '" + ckpt_path +
                                             "' is intact (resume it, e.g. with a lower train.lr)"));
+      if (epoch == nan_grad.first && step == nan_grad.second)
+        for (auto& p : model->parameters())
+          if (p.grad().defined()) {
+            p.mutable_grad().fill_(std::numeric_limits<float>::quiet_NaN());
+            break;
+          }
       double max_norm = tc.grad_clip > 0 ? tc.grad_clip : std::numeric_limits<double>::infinity();
       double norm = torch::nn::utils::clip_grad_norm_(model->parameters(), max_norm);
       if (!std::isfinite(norm))

@@ -167,5 +167,39 @@ TEST_F(Numbers, NonFiniteLossStopsTheRunWithEpochAndStep) {
   EXPECT_FALSE(fs::exists(run + "/seed_1111/results.json"));
 }
 
+TEST_F(Numbers, NonFiniteGradientStopsTheRunAndKeepsTheLastGoodCheckpoint) {
+  const std::string data = dir_ / "clean.pkl";
+  write_float64_file(data, [](const std::string&, const std::string&, std::vector<double>&) {});
+  const std::string three = " --set train.epochs=3 --set train.patience=0";
+  // Uninterrupted reference run.
+  const std::string ref = dir_ / "ref";
+  CliResult r = run_cli(tiny_train(data, ref) + three);
+  ASSERT_EQ(r.code, 0) << r.err;
+
+  // A NaN gradient at epoch 2, step 1: the run stops before the optimiser step.
+  const std::string run = dir_ / "run";
+  r = run_cli(tiny_train(data, run) + three, "ROBUSTMSA_FAULT_NAN_GRAD=2:1 ");
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("non-finite gradient norm at epoch 2 step 1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("the last good checkpoint"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("is intact"), std::string::npos) << r.err;
+  ASSERT_TRUE(fs::exists(run + "/seed_1111/checkpoint.pt"));
+  EXPECT_FALSE(fs::exists(run + "/seed_1111/results.json"));
+
+  // The checkpoint of epoch 1 is intact: resuming from it ends exactly as the reference run.
+  r = run_cli(tiny_train(data, run) + three + " --resume");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto results = [](const std::string& dir) {
+    auto j = nlohmann::json::parse(test_util::slurp(dir + "/seed_1111/results.json"));
+    return j.contains("conditions") ? j["conditions"] : j;
+  };
+  EXPECT_EQ(results(run), results(ref));
+
+  // A malformed value is a usage error naming the variable.
+  r = run_cli(tiny_train(data, dir_ / "bad") + three, "ROBUSTMSA_FAULT_NAN_GRAD=0:x ");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("ROBUSTMSA_FAULT_NAN_GRAD='0:x'"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace robustmsa
