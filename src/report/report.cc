@@ -901,6 +901,7 @@ std::string format_terminal_table(const Report& r) {
       }
     }
   }
+  if (r.reported) out << format_reported_terminal(*r.reported);
   if (!r.missing.empty()) {
     out << "\nMissing (" << r.missing.size() << "):\n";
     const size_t shown = std::min<size_t>(r.missing.size(), 20);
@@ -949,6 +950,12 @@ std::string format_markdown(const Report& r, const std::string& plot_note) {
     out << "- **AUILC**: per seed, the trapezoid area under the metric-vs-rate curve divided by "
            "the rate span (a mean level), then mean ± std over seeds.\n";
   }
+  if (r.reported) {
+    out << "- **Reported numbers**: the section *" << kReportedTitle
+        << "* holds published numbers for " << r.reported->dataset
+        << ", in percent as printed, with their sources. They were not measured here and are in "
+           "no table, mean or std of this report's own rows.\n";
+  }
   if (r.has_oracle) {
     out << "- **Row `oracle`**: not a trained model — the synthetic benchmark's oracle, the best "
            "score any model can reach given what survives the masks (one value, no seeds).\n";
@@ -990,6 +997,7 @@ std::string format_markdown(const Report& r, const std::string& plot_note) {
       out << "\n";
     }
   }
+  if (r.reported) out << format_reported_markdown(*r.reported);
   if (!plot_note.empty()) out << "\n## Plots\n\n" << plot_note << "\n";
   out << "\n## Missing values\n\n";
   if (r.missing.empty()) {
@@ -1006,7 +1014,8 @@ std::string format_markdown(const Report& r, const std::string& plot_note) {
     if (r.discussion.back() != '\n') out << "\n";
   }
   out << "\nFiles: report.csv (mean/std/n per variant, condition, metric — all metrics), "
-         "report_seeds.csv (every value per seed), report.json (everything).\n";
+         "report_seeds.csv (every value per seed), report.json (everything)"
+      << (r.reported ? "; report_reported.csv (the reported numbers, not measured)" : "") << ".\n";
   return out.str();
 }
 
@@ -1117,6 +1126,7 @@ json report_to_json(const Report& r) {
               {"aggregation",
                "mean and sample std (n-1) over seeds; Avg per seed over the six incomplete "
                "conditions; AUILC per seed = trapezoid area / rate span"}};
+  if (r.reported) out["reported"] = reported_to_json(*r.reported);
   if (r.curve) {
     out["curve"] = {{"id", r.curve->id},
                     {"x_label", r.curve->x_label},
@@ -1337,6 +1347,12 @@ void write_report(const Report& r, const std::string& out_dir, const WriteOption
   write_file_atomic(dir + "report_seeds.csv", format_seeds_csv(r));
   write_file_atomic(dir + "report.json", report_to_json(r).dump(2) + "\n");
   write_file_atomic(dir + "report.txt", format_terminal_table(r));
+  if (r.reported) {
+    write_file_atomic(dir + "report_reported.csv", format_reported_csv(*r.reported));
+  } else {
+    std::error_code stale_ec;  // a rerun without --reported must not leave the old numbers
+    std::filesystem::remove(dir + "report_reported.csv", stale_ec);
+  }
   std::string plot_note;
   if (r.curve) {
     const CurveFiles files = make_curve_files(r);

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "metrics/metrics.h"
+#include "report/reported.h"
 
 namespace robustmsa {
 
@@ -183,6 +184,11 @@ struct Report {
   // The author's reading of the results (Markdown, e.g. why a variant wins or loses), shown under
   // "Discussion" in report.md and kept in report.json. Empty: no such section.
   std::string discussion;
+  // Numbers the papers reported for the same protocol (src/report/reported.h), shown in a section
+  // of their own ("Reported by the papers (not measured by robustmsa)") and in
+  // report_reported.csv; never part of the tables, the summary or the missing values. Set by the
+  // caller (build_report leaves it empty).
+  std::optional<ReportedSection> reported;
   int decimals = 4;
 };
 
@@ -201,7 +207,8 @@ struct WriteOptions {
 // Writes into out_dir (created if needed), every file atomically:
 //   report.md, report.txt (the terminal table), report.csv (long: variant, condition, metric,
 //   mean, std, n, expected), report_seeds.csv (variant, seed, condition, metric, value),
-//   report.json (everything), and for suites with a curve <curve>.csv, <curve>.dat, <curve>.gp,
+//   report.json (everything), report_reported.csv when report.reported is set (a stale one is
+//   removed otherwise), and for suites with a curve <curve>.csv, <curve>.dat, <curve>.gp,
 //   plus <curve>_<metric>.svg (and .png when gnuplot has a png terminal) when gnuplot runs.
 // Throws RunError naming the path when a file cannot be written.
 void write_report(const Report& report, const std::string& out_dir,

@@ -73,6 +73,30 @@ struct ConfigFlags {
   }
 };
 
+// compare's and report's --reported / --reported-file: the papers' numbers for the dataset the
+// user declares (docs/reported.md).
+struct ReportedFlags {
+  std::string dataset;  // empty: no reported section
+  std::string file;     // empty: default_reported_path()
+
+  void add(CLI::App& app) {
+    app.add_option("--reported", dataset,
+                   "mosi, mosei or iemocap: the dataset your (real) data file holds; adds the "
+                   "numbers the papers reported for the paper suite, marked as not measured");
+    app.add_option("--reported-file", file,
+                   "reported-numbers JSON (default: data/reported/missing_modality.json of the "
+                   "source tree)");
+  }
+  bool on() const { return !dataset.empty(); }
+  // UsageError for --reported-file without --reported or an unknown dataset name.
+  void validate() const;
+  // The file, read and validated, and its entries for the declared dataset, checked against the
+  // suite, the runs' task (empty: not checked yet) and the data files (UsageError when one is
+  // robustmsa's synthetic benchmark: a <data>.generator.json or <data>.oracle.json beside it).
+  ReportedSection load(const std::string& suite, const std::string& task,
+                       const std::vector<std::string>& data_paths) const;
+};
+
 // A model variant for compare: "umdf" or "umdf:distill=false,coarse=false".
 struct Variant {
   std::string label;
@@ -88,10 +112,11 @@ std::string slug(const std::string& label);
 std::string seed_dir(const std::string& base, int64_t seed);
 // Builds, writes and prints the report of one suite's results (the oracle from `oracle_path`,
 // or from beside the data file; the Markdown of `discussion_path`, when given, as the report's
-// Discussion section).
+// Discussion section; the papers' reported numbers when `reported.on()`).
 void print_and_write_report(const std::vector<RunResult>& results, const std::string& out_dir,
                             const std::string& data_path, const std::string& oracle_path = "",
-                            const std::string& discussion_path = "");
+                            const std::string& discussion_path = "",
+                            const ReportedFlags& reported = ReportedFlags());
 
 // The report of a sweep directory (sweep.json): one report per dataset and suite over the cells
 // that finished, then the list of cells without results. Returns the number of missing cells.

@@ -1,5 +1,6 @@
 #include "commands.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -119,12 +120,79 @@ std::optional<RunResult> oracle_for(const std::string& data_path, const std::str
 
 }  // namespace
 
+void ReportedFlags::validate() const {
+  if (!on()) {
+    if (!file.empty()) {
+      throw UsageError(str("--reported-file '", file,
+                           "' needs --reported mosi|mosei|iemocap (the dataset your data file "
+                           "holds)"));
+    }
+    return;
+  }
+  reported_task(dataset);  // UsageError for names other than mosi, mosei, iemocap
+}
+
+ReportedSection ReportedFlags::load(const std::string& suite, const std::string& task,
+                                    const std::vector<std::string>& data_paths) const {
+  validate();
+  std::vector<std::string> notes;
+  for (const std::string& p : data_paths) {
+    if (p.empty()) {
+      notes.push_back(
+          "The results do not name their data file, so robustmsa could not check that it is not "
+          "its synthetic benchmark.");
+      continue;
+    }
+    const std::vector<std::string> markers = synthetic_markers(p);
+    if (!markers.empty()) {
+      throw UsageError(str("--reported ", dataset, ": the data file '", p,
+                           "' is robustmsa's synthetic benchmark ('", markers.front(),
+                           "' is beside it); the papers' numbers apply only to the real ", dataset,
+                           " features, so they are not shown next to synthetic results"));
+    }
+    std::error_code ec;
+    if (!fs::exists(p, ec)) {
+      notes.push_back(str("The data file '", p,
+                          "' named by the results is not here, so robustmsa could not check that "
+                          "it is not its synthetic benchmark."));
+    }
+  }
+  const std::string path = file.empty() ? default_reported_path() : file;
+  std::error_code ec;
+  if (file.empty() && !fs::exists(path, ec)) {
+    throw DataError(str("--reported: the default reported-numbers file '", path,
+                        "' does not exist (it is read from the source tree robustmsa was built "
+                        "from); pass --reported-file FILE"));
+  }
+  ReportedSection s = select_reported(read_reported(path), dataset, suite, task);
+  s.notes.insert(s.notes.end(), notes.begin(), notes.end());
+  return s;
+}
+
 void print_and_write_report(const std::vector<RunResult>& results, const std::string& out_dir,
                             const std::string& data_path, const std::string& oracle_path,
-                            const std::string& discussion_path) {
+                            const std::string& discussion_path, const ReportedFlags& reported) {
   if (results.empty()) throw RunError("no results to report");
+  if (reported.on() && !oracle_path.empty()) {
+    throw UsageError(str("--reported ", reported.dataset, " with --oracle '", oracle_path,
+                         "': an oracle exists only for the synthetic benchmark, and the papers' "
+                         "numbers apply only to the real datasets"));
+  }
+  // Checked before the oracle is read: an oracle beside the data file is what marks it synthetic.
+  // (build_report then refuses results that mix suites or tasks.)
+  std::optional<ReportedSection> section;
+  if (reported.on()) {
+    std::vector<std::string> paths;
+    for (const RunResult& r : results) {
+      if (std::find(paths.begin(), paths.end(), r.data_path) == paths.end()) {
+        paths.push_back(r.data_path);
+      }
+    }
+    section = reported.load(results.front().suite, results.front().task, paths);
+  }
   std::optional<RunResult> oracle = oracle_for(data_path, results.front().suite, oracle_path);
   Report report = build_report(results, oracle, ReportOptions{});
+  report.reported = std::move(section);
   if (!discussion_path.empty()) report.discussion = read_file(discussion_path);
   write_report(report, out_dir);
   std::cout << format_terminal_table(report);
@@ -305,6 +373,7 @@ Runner add_compare(CLI::App& app) {
   struct Flags {
     ConfigFlags cfg;
     std::string models = "umdf", out, suite, discussion;
+    ReportedFlags reported;
   };
   auto f = std::make_shared<Flags>();
   f->cfg.add(app);
@@ -317,6 +386,7 @@ Runner add_compare(CLI::App& app) {
   app.add_option("--discussion", f->discussion,
                  "Markdown file shown as the report's Discussion section (your reading of the "
                  "results)");
+  f->reported.add(app);
   return [f] {
     if (!f->discussion.empty()) read_file(f->discussion);  // a bad path fails before training
     std::vector<Variant> variants = parse_variants(f->models);
@@ -332,8 +402,18 @@ Runner add_compare(CLI::App& app) {
       for (const auto& c : configs) print_config(c);
       return;
     }
+    // --reported: a synthetic file, another suite, an unknown dataset or a bad numbers file fail
+    // before the data is read, a task that is not the dataset's before any training.
+    f->reported.validate();
+    if (f->reported.on()) {
+      for (const auto& c : configs) f->reported.load(c.eval.suite, "", {c.data.path});
+    }
     int threads = configure_threads(configs.front().train.threads);
     PreparedData data = prepare_data(configs.front().data);
+    if (f->reported.on()) {
+      f->reported.load(configs.front().eval.suite, task_name(data.info.task),
+                       {configs.front().data.path});
+    }
     std::fprintf(stderr, "compare: %zu variant(s) x %zu seed(s) on %s (threads %d)\n",
                  variants.size(), configs.front().train.seeds.size(),
                  configs.front().data.path.c_str(), threads);
@@ -357,13 +437,14 @@ Runner add_compare(CLI::App& app) {
     std::fprintf(stderr, "compare finished in %.0f s\n", secs);
     if (!default_distributed().is_main()) return;  // rank 0 reports
     print_and_write_report(results, (fs::path(f->out) / "report").string(),
-                           configs.front().data.path, "", f->discussion);
+                           configs.front().data.path, "", f->discussion, f->reported);
   };
 }
 
 Runner add_report(CLI::App& app) {
   struct Flags {
     std::string dir, out, oracle, discussion;
+    ReportedFlags reported;
   };
   auto f = std::make_shared<Flags>();
   app.add_option("DIR", f->dir, "directory holding run directories (results*.json)")->required();
@@ -371,9 +452,17 @@ Runner add_report(CLI::App& app) {
   app.add_option("--oracle", f->oracle, "oracle JSON (default: <data>.oracle.json when it exists)");
   app.add_option("--discussion", f->discussion,
                  "Markdown file shown as the report's Discussion section");
+  f->reported.add(app);
   return [f] {
+    f->reported.validate();
     // A sweep directory: one report per dataset and suite, and the cells still missing.
     if (fs::exists(fs::path(f->dir) / "sweep.json")) {
+      if (f->reported.on()) {
+        throw UsageError(str("--reported with the sweep directory '", f->dir,
+                             "': a sweep may hold several datasets; run `robustmsa report "
+                             "<sweep>/<dataset>/paper --reported <dataset>` for each real "
+                             "dataset instead"));
+      }
       report_sweep(f->dir, f->oracle);
       return;
     }
@@ -382,10 +471,27 @@ Runner add_report(CLI::App& app) {
     // One report per suite.
     std::map<std::string, std::vector<RunResult>> by_suite;
     for (auto& r : all) by_suite[r.suite].push_back(r);
+    // The reported tables follow the paper suite: with --reported, only that suite's report gets
+    // them, and a directory without paper-suite results is refused.
+    if (f->reported.on() && !by_suite.count("paper")) {
+      std::string suites;
+      for (const auto& [suite, results] : by_suite) suites += (suites.empty() ? "" : ", ") + suite;
+      throw UsageError(str("--reported ", f->reported.dataset,
+                           ": the reported tables follow the `paper` suite's conditions, but '",
+                           f->dir, "' holds results of suite(s) ", suites, " only"));
+    }
     for (auto& [suite, results] : by_suite) {
       std::string out = f->out.empty() ? (fs::path(f->dir) / "report").string() : f->out;
       if (by_suite.size() > 1) out += "_" + suite;
-      print_and_write_report(results, out, results.front().data_path, f->oracle, f->discussion);
+      const bool with_reported = f->reported.on() && suite == "paper";
+      if (f->reported.on() && !with_reported) {
+        std::fprintf(stderr,
+                     "note: --reported applies to the paper suite; the %s report (%s) has no "
+                     "reported section\n",
+                     suite.c_str(), out.c_str());
+      }
+      print_and_write_report(results, out, results.front().data_path, f->oracle, f->discussion,
+                             with_reported ? f->reported : ReportedFlags());
     }
   };
 }
