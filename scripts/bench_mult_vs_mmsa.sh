@@ -3,6 +3,8 @@
 # python3-torch): training seconds per epoch and peak resident memory, same machine, same threads,
 # same MOSI-shaped synthetic data, MMSA's MOSI MulT defaults (width 50, 10 heads, 4 levels),
 # batch 16 and 128, aligned (50 x 300/74/35) and unaligned (50/375/500 x 768/5/20) layouts.
+# robustmsa runs with MMSA's Conv1d padding 0 and, on the unaligned layout, with
+# model.recompute=true (activation recomputation, src/nn/recompute.h).
 #
 #   scripts/bench_mult_vs_mmsa.sh [BUILD_DIR] [--steps S] [--threads T] [--mem-gb G]
 #
@@ -63,8 +65,13 @@ limited() {
 printf "%-10s %5s | %-44s | %s\n" layout batch "robustmsa (bench_train, mult)" "MMSA MULT"
 for layout in aligned unaligned; do
   for batch in 16 128; do
+    # MMSA's configuration: Conv1d padding 0 ("valid"). On the unaligned shapes robustmsa
+    # recomputes layer activations in backward (model.recompute) to stay within 4 GB.
+    recompute=false
+    [[ $layout == unaligned ]] && recompute=true
     ours=$(limited "$build/bench_train" "$work/$layout.pkl" --model mult --batch "$batch" \
-      --steps "$steps" --threads "$threads")
+      --steps "$steps" --threads "$threads" --set model.conv_padding=valid \
+      --set model.recompute=$recompute)
     ms=$(sed -n 's/.*(\([0-9.]*\) ms\/step.*/\1/p' <<<"$ours")
     rss=$(sed -n 's/peak resident memory: \([0-9]*\) MB/\1/p' <<<"$ours")
     if [[ -n $ms ]]; then

@@ -6,15 +6,22 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <mutex>
 #include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "util/error.h"
 
 namespace robustmsa {
 
 namespace {
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
 
 // ---- row helpers (contiguous, written so -O2/-O3 vectorises them without fast-math) ----------
 
@@ -35,6 +42,17 @@ inline void axpy(float* __restrict y, const float* __restrict x, float alpha, in
   for (int64_t j = 0; j < n; ++j) y[j] += alpha * x[j];
 }
 
+// sum_j x[j], with eight partial sums as in dot().
+inline float sum_row(const float* __restrict x, int64_t n) {
+  float acc[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int l = 0; l < 8; ++l) acc[l] += x[j + l];
+  float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; j < n; ++j) s += x[j];
+  return s;
+}
+
 // (rows, cols) -> (cols, rows).
 inline void transpose(const float* __restrict src, float* __restrict dst, int64_t rows,
                       int64_t cols) {
@@ -44,35 +62,116 @@ inline void transpose(const float* __restrict src, float* __restrict dst, int64_
 
 // ---- dropout mask -----------------------------------------------------------------------------
 
-// SplitMix64 output at position `counter` of the stream that starts at `seed`: a counter-based
-// generator, so backward recomputes exactly the bits forward used without storing a mask.
-inline uint32_t hash_bits(uint64_t seed, uint64_t counter) {
+// SplitMix64 output at position `counter` of the stream that starts at `seed`.
+inline uint64_t splitmix64(uint64_t seed, uint64_t counter) {
   uint64_t z = seed + (counter + 1) * 0x9E3779B97F4A7C15ull;
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return static_cast<uint32_t>((z ^ (z >> 31)) >> 32);
+  return z ^ (z >> 31);
 }
 
-// An element is kept when its 32 hash bits are below keep_threshold = round((1 - p) * 2^32).
+// Counter-based keep mask, so that backward recomputes exactly the bits forward used without
+// storing a mask: row r (flat (b, h, i)) gets a 32-bit key from SplitMix64(seed, r), and element
+// j of the row the bits of a bijective 32-bit mixer (Wellons' "lowbias32") applied to
+// key ^ (j * golden ratio). The per-element part is 32-bit integer arithmetic only, so the
+// compiler vectorises it (SplitMix64 per element needs 64-bit multiplies and was half of the
+// kernel's time). An element is kept when its bits are below keep_threshold =
+// round((1 - p) * 2^32), saturated to 2^32 - 1 (so a p below 2^-32 still drops with probability
+// 2^-32).
+inline uint32_t element_bits(uint32_t key, uint32_t j) {
+  uint32_t x = key ^ (j * 0x9E3779B9u);
+  x ^= x >> 16;
+  x *= 0x7feb352du;
+  x ^= x >> 15;
+  x *= 0x846ca68bu;
+  x ^= x >> 16;
+  return x;
+}
+
 struct Dropout {
   bool on = false;
   uint64_t seed = 0;
-  uint64_t keep_threshold = uint64_t{1} << 32;
+  uint32_t keep_threshold = 0xFFFFFFFFu;
   float rescale = 1.f;  // 1 / (1 - p), or 0 when p == 1 (everything dropped)
 
   Dropout(double p, uint64_t s) : on(p > 0), seed(s) {
     if (!on) return;
-    keep_threshold = static_cast<uint64_t>(std::llround((1.0 - p) * 4294967296.0));
+    const double t = std::round((1.0 - p) * 4294967296.0);
+    keep_threshold = t >= 4294967295.0 ? 0xFFFFFFFFu : static_cast<uint32_t>(t);
     rescale = p < 1 ? static_cast<float>(1.0 / (1.0 - p)) : 0.f;
   }
 
-  // factor[j] = rescale if element (row_base + j) is kept, else 0; row_base = flat (b, h, i, 0).
-  void row(uint64_t row_base, int64_t n, float* __restrict factor) const {
+  // factor[j] = rescale if element j of row `row` (flat (b, h, i)) is kept, else 0.
+  void row(uint64_t row, int64_t n, float* __restrict factor) const {
+    const uint32_t key = static_cast<uint32_t>(splitmix64(seed, row) >> 32);
+    const uint32_t threshold = keep_threshold;
+    const float keep = rescale;
     for (int64_t j = 0; j < n; ++j)
-      factor[j] =
-          hash_bits(seed, row_base + static_cast<uint64_t>(j)) < keep_threshold ? rescale : 0.f;
+      factor[j] = element_bits(key, static_cast<uint32_t>(j)) < threshold ? keep : 0.f;
   }
 };
+
+// ---- exponential, masks and maxima -------------------------------------------------------------
+
+// mask[j] * exp(x[j] - shift) with mask[j] in {0, 1}, written so that the compiler
+// vectorises it (a call to expf per element cannot be): Cody-Waite range reduction
+// x = n ln2 + r with |r| <= ln2 / 2, a degree-6 polynomial for e^r (Cephes' expf coefficients,
+// relative error about 2e-7), and 2^n built from its exponent bits. Arguments are clamped to
+// [-87, 88]: below -87 the result is e^-87 = 1.6e-38 rather than smaller, which cannot change a
+// float32 softmax whose largest weight is 1. In place: x[j] = mask[j] * exp(x[j] - shift) (a
+// separate output that may alias the input would make the compiler fall back to scalar code).
+inline void masked_exp_row(float* __restrict x, float shift, const float* __restrict mask,
+                           int64_t n) {
+  for (int64_t j = 0; j < n; ++j) {
+    float t = x[j] - shift;
+    t = t < -87.f ? -87.f : t;
+    t = t > 88.f ? 88.f : t;
+    // Round t / ln2 to the nearest integer with the 1.5 * 2^23 trick (exact for |t / ln2| < 2^22).
+    const float nf = (t * 1.44269504088896341f + 12582912.f) - 12582912.f;
+    float r = t - nf * 0.693359375f;
+    r = r - nf * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.f;
+    const int32_t bits = (static_cast<int32_t>(nf) + 127) << 23;
+    float scale;
+    std::memcpy(&scale, &bits, sizeof scale);
+    x[j] = p * scale * mask[j];
+  }
+}
+
+// m[j] = a[j] ? 1 : 0 (bool rows become float rows once, so the loops above stay vectorised).
+inline void mask_to_float(const bool* a, int64_t n, float* __restrict m) {
+  const auto* u = reinterpret_cast<const unsigned char*>(a);
+  for (int64_t j = 0; j < n; ++j) m[j] = static_cast<float>(u[j] != 0);
+}
+
+// max over j with mask[j] != 0 of x[j]; -inf when no element is allowed. SSE2 where the compiler
+// targets it (GCC does not vectorise a max reduction that must honour NaN semantics).
+inline float masked_max_row(const float* __restrict x, const float* __restrict mask, int64_t n) {
+  float mx = -kInf;
+  int64_t j = 0;
+#if defined(__SSE2__)
+  const __m128 neg_inf = _mm_set1_ps(-kInf), zero = _mm_setzero_ps();
+  __m128 acc = neg_inf;
+  for (; j + 4 <= n; j += 4) {
+    const __m128 allowed = _mm_cmpgt_ps(_mm_loadu_ps(mask + j), zero);
+    const __m128 v =
+        _mm_or_ps(_mm_and_ps(allowed, _mm_loadu_ps(x + j)), _mm_andnot_ps(allowed, neg_inf));
+    acc = _mm_max_ps(acc, v);
+  }
+  alignas(16) float lanes[4];
+  _mm_store_ps(lanes, acc);
+  mx = std::max(std::max(lanes[0], lanes[1]), std::max(lanes[2], lanes[3]));
+#endif
+  for (; j < n; ++j)
+    if (mask[j] != 0.f) mx = std::max(mx, x[j]);
+  return mx;
+}
 
 // ---- shapes -----------------------------------------------------------------------------------
 
@@ -118,8 +217,6 @@ inline void score_row(const float* __restrict qi, const float* __restrict kt, fl
   for (int64_t e = 0; e < dh; ++e) axpy(s, kt + e * tk, scale * qi[e], tk);
 }
 
-constexpr float kInf = std::numeric_limits<float>::infinity();
-
 // ---- forward ----------------------------------------------------------------------------------
 
 // Writes out (B, H, Tq, dh) and lse (B, H, Tq): per-row log-sum-exp of the allowed scores, +inf
@@ -127,11 +224,12 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 void forward_kernel(const Dims& d, const float* q, const float* k, const float* v,
                     const bool* allowed, float scale, const Dropout& drop, float* out, float* lse) {
   at::parallel_for(0, d.b * d.h, grain_of(d), [&](int64_t begin, int64_t end) {
-    std::vector<float> buf(2 * d.dh * d.tk + 2 * d.tk);
+    std::vector<float> buf(2 * d.dh * d.tk + 3 * d.tk);
     float* kt = buf.data();        // (dh, Tk)
     float* vt = kt + d.dh * d.tk;  // (dh, Tk)
     float* s = vt + d.dh * d.tk;   // (Tk): scores, then weights
     float* f = s + d.tk;           // (Tk): dropout factors
+    float* m = f + d.tk;           // (Tk): the allowed mask as 0/1
     for (int64_t bh = begin; bh < end; ++bh) {
       const int64_t bi = bh / d.h;
       const float* Q = q + bh * d.tq * d.dh;  // (Tq, dh)
@@ -140,26 +238,22 @@ void forward_kernel(const Dims& d, const float* q, const float* k, const float* 
       const bool* A = allowed + bi * d.aq * d.tk;  // (1 | Tq, Tk)
       float* O = out + bh * d.tq * d.dh;           // (Tq, dh)
       float* L = lse + bh * d.tq;                  // (Tq)
+      if (d.aq == 1) mask_to_float(A, d.tk, m);
       for (int64_t i = 0; i < d.tq; ++i) {
-        const bool* a = A + (d.aq == 1 ? 0 : i) * d.tk;
+        if (d.aq != 1) mask_to_float(A + i * d.tk, d.tk, m);
         score_row(Q + i * d.dh, kt, scale, d.dh, d.tk, s);
-        float mx = -kInf;
-        for (int64_t j = 0; j < d.tk; ++j)
-          if (a[j]) mx = std::max(mx, s[j]);
+        const float mx = masked_max_row(s, m, d.tk);
         if (mx == -kInf) {  // no allowed key: output 0
           L[i] = kInf;
           std::fill(O + i * d.dh, O + (i + 1) * d.dh, 0.f);
           continue;
         }
-        float sum = 0.f;
-        for (int64_t j = 0; j < d.tk; ++j) {
-          s[j] = a[j] ? std::exp(s[j] - mx) : 0.f;
-          sum += s[j];
-        }
+        masked_exp_row(s, mx, m, d.tk);
+        const float sum = sum_row(s, d.tk);
         L[i] = mx + std::log(sum);
         const float inv = 1.f / sum;
         if (drop.on) {
-          drop.row(static_cast<uint64_t>((bh * d.tq + i) * d.tk), d.tk, f);
+          drop.row(static_cast<uint64_t>(bh * d.tq + i), d.tk, f);
           for (int64_t j = 0; j < d.tk; ++j) s[j] *= inv * f[j];
         } else {
           for (int64_t j = 0; j < d.tk; ++j) s[j] *= inv;
@@ -181,7 +275,7 @@ void backward_kernel(const Dims& d, const float* q, const float* k, const float*
                      const Dropout& drop, float* dq, float* dk, float* dv) {
   at::parallel_for(0, d.b * d.h, grain_of(d), [&](int64_t begin, int64_t end) {
     const int64_t mat = d.dh * d.tk;
-    std::vector<float> buf(4 * mat + 4 * d.tk);
+    std::vector<float> buf(4 * mat + 5 * d.tk);
     float* kt = buf.data();  // (dh, Tk)
     float* vt = kt + mat;    // (dh, Tk)
     float* dkt = vt + mat;   // (dh, Tk)
@@ -190,6 +284,7 @@ void backward_kernel(const Dims& d, const float* q, const float* k, const float*
     float* pf = p + d.tk;    // (Tk): P * F
     float* g = pf + d.tk;    // (Tk): dP', then dS
     float* f = g + d.tk;     // (Tk): dropout factors F
+    float* m = f + d.tk;     // (Tk): the allowed mask as 0/1
     for (int64_t bh = begin; bh < end; ++bh) {
       const int64_t bi = bh / d.h;
       const float* Q = q + bh * d.tq * d.dh;      // (Tq, dh)
@@ -200,6 +295,7 @@ void backward_kernel(const Dims& d, const float* q, const float* k, const float*
       transpose(k + bh * d.tk * d.dh, kt, d.tk, d.dh);
       transpose(v + bh * d.tk * d.dh, vt, d.tk, d.dh);
       std::fill(dkt, dkt + 2 * mat, 0.f);  // dkt and dvt
+      if (d.aq == 1) mask_to_float(A, d.tk, m);
       for (int64_t i = 0; i < d.tq; ++i) {
         const float* qi = Q + i * d.dh;
         const float* go = dO + i * d.dh;
@@ -207,11 +303,11 @@ void backward_kernel(const Dims& d, const float* q, const float* k, const float*
           std::fill(dQ + i * d.dh, dQ + (i + 1) * d.dh, 0.f);
           continue;
         }
-        const bool* a = A + (d.aq == 1 ? 0 : i) * d.tk;
+        if (d.aq != 1) mask_to_float(A + i * d.tk, d.tk, m);
         score_row(qi, kt, scale, d.dh, d.tk, p);
-        for (int64_t j = 0; j < d.tk; ++j) p[j] = a[j] ? std::exp(p[j] - L[i]) : 0.f;
+        masked_exp_row(p, L[i], m, d.tk);
         if (drop.on) {
-          drop.row(static_cast<uint64_t>((bh * d.tq + i) * d.tk), d.tk, f);
+          drop.row(static_cast<uint64_t>(bh * d.tq + i), d.tk, f);
         } else {
           std::fill(f, f + d.tk, 1.f);
         }
@@ -319,7 +415,7 @@ torch::Tensor fused_attention_keep_mask(int64_t b, int64_t h, int64_t tq, int64_
   auto factors = torch::empty({b, h, tq, tk}, torch::kFloat32);  // (B, H, Tq, Tk)
   const Dropout drop(dropout, seed);
   float* f = factors.data_ptr<float>();
-  for (int64_t r = 0; r < b * h * tq; ++r) drop.row(static_cast<uint64_t>(r * tk), tk, f + r * tk);
+  for (int64_t r = 0; r < b * h * tq; ++r) drop.row(static_cast<uint64_t>(r), tk, f + r * tk);
   // p == 1 makes every factor 0, which is also "dropped".
   return factors > 0;
 }

@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "nn/fused_attention.h"
+#include "nn/recompute.h"
 #include "util/error.h"
 
 namespace robustmsa {
@@ -189,8 +190,9 @@ torch::Tensor TransformerLayerImpl::forward(const torch::Tensor& x, const torch:
 }
 
 TransformerEncoderImpl::TransformerEncoderImpl(int64_t dim, int64_t heads, int64_t layers,
-                                               const TransformerDropouts& dropouts, bool positions)
-    : dim_(dim), embed_dropout_(dropouts.embed), positions_(positions) {
+                                               const TransformerDropouts& dropouts, bool positions,
+                                               bool recompute)
+    : dim_(dim), embed_dropout_(dropouts.embed), positions_(positions), recompute_(recompute) {
   for (int64_t i = 0; i < layers; ++i) layers_->push_back(TransformerLayer(dim, heads, dropouts));
   layers_ = register_module("layers", layers_);
   final_norm_ =
@@ -205,8 +207,20 @@ torch::Tensor TransformerEncoderImpl::embed(const torch::Tensor& x) {
 
 torch::Tensor TransformerEncoderImpl::run(torch::Tensor x, const torch::Tensor& memory,
                                           const torch::Tensor& key_mask, bool causal) {
-  for (const auto& layer : *layers_)
-    x = layer->as<TransformerLayerImpl>()->forward(x, memory, key_mask, causal);
+  const bool recomputed =
+      recompute_ && is_training() && torch::GradMode::is_enabled() && x.device().is_cpu();
+  for (const auto& layer : *layers_) {
+    if (recomputed) {
+      // The block outlives this call (backward runs it again): capture by value.
+      x = recompute(
+          [layer, key_mask, causal](const torch::Tensor& xi, const torch::Tensor& mi) {
+            return layer->as<TransformerLayerImpl>()->forward(xi, mi, key_mask, causal);
+          },
+          x, memory);
+    } else {
+      x = layer->as<TransformerLayerImpl>()->forward(x, memory, key_mask, causal);
+    }
+  }
   return final_norm_(x);
 }
 

@@ -109,8 +109,11 @@ TORCH_MODULE(TransformerLayer);
 // defaults to False).
 class TransformerEncoderImpl : public torch::nn::Module {
  public:
+  // recompute: in CPU training, keep only each layer's input and recompute the layer's
+  // activations in backward (nn/recompute.h).
   TransformerEncoderImpl(int64_t dim, int64_t heads, int64_t layers,
-                         const TransformerDropouts& dropouts, bool positions = true);
+                         const TransformerDropouts& dropouts, bool positions = true,
+                         bool recompute = false);
   // Self-attention over x (B, T, d); mask (B, T) marks usable frames.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask, bool causal = false);
   // Crossmodal: x (B, Tq, d) attends to memory (B, Tk, d) where memory_mask (B, Tk) is true.
@@ -124,6 +127,7 @@ class TransformerEncoderImpl : public torch::nn::Module {
   int64_t dim_;
   double embed_dropout_;
   bool positions_;
+  bool recompute_;
   torch::nn::ModuleList layers_;
   torch::nn::LayerNorm final_norm_{nullptr};
 };

@@ -57,13 +57,15 @@ MultImpl::MultImpl(const MultOptions& options, const InputSpec& spec)
     for (int k = 0; k < 2; ++k) {
       const int n = source_modality(m, k);
       TransformerDropouts d{key_attn_dropout[n], o.relu_dropout, o.res_dropout, o.embed_dropout};
-      crossmodal_->push_back(TransformerEncoder(o.width, o.heads, o.levels, d, o.positions));
+      crossmodal_->push_back(
+          TransformerEncoder(o.width, o.heads, o.levels, d, o.positions, o.recompute));
     }
   }
   crossmodal_ = register_module("crossmodal", crossmodal_);
   TransformerDropouts mem{o.attn_dropout, o.relu_dropout, o.res_dropout, o.embed_dropout};
   for (int m = 0; m < kNumModalities; ++m)
-    memory_->push_back(TransformerEncoder(2 * o.width, o.heads, o.mem_layers, mem, o.positions));
+    memory_->push_back(
+        TransformerEncoder(2 * o.width, o.heads, o.mem_layers, mem, o.positions, o.recompute));
   memory_ = register_module("memory", memory_);
   head_ = register_module("head", ResidualHead(6 * o.width, spec.output_dim(), o.output_dropout));
 }

@@ -67,6 +67,7 @@ struct MultOptions {
   bool causal = true;  // MulT's attn_mask
   std::string conv_padding = "same";
   bool positions = false;  // MMSA: no position embeddings; the authors' MulT: sinusoidal
+  bool recompute = false;  // activation recomputation (nn/recompute.h)
 
   template <class V>
   void visit(V& v) {
@@ -95,6 +96,9 @@ struct MultOptions {
     v("conv_padding", conv_padding,
       "\"same\" keeps T_m frames after the Conv1d projection; \"valid\" is MMSA's padding 0 "
       "(T_m - kernel + 1 frames)");
+    v("recompute", recompute,
+      "recompute each transformer layer's activations in backward instead of keeping them "
+      "(CPU; same results, far less memory on long sequences, about one more forward pass)");
   }
   void validate() const;
 };
