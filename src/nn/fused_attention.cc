@@ -6,9 +6,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #if defined(__SSE2__)
@@ -23,11 +25,20 @@ namespace {
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
+// The row helpers are inlined into both instantiations of the kernels below (generic and, on
+// x86-64, AVX2 + FMA): a function without a target attribute may be inlined into one with a
+// wider target, and always_inline makes sure it is, so the AVX2 copies get 256-bit loops.
+#if defined(__GNUC__) || defined(__clang__)
+#define ROBUSTMSA_ROW_INLINE inline __attribute__((always_inline))
+#else
+#define ROBUSTMSA_ROW_INLINE inline
+#endif
+
 // ---- row helpers (contiguous, written so -O2/-O3 vectorises them without fast-math) ----------
 
 // sum_j a[j] * b[j]. Eight independent partial sums let the compiler use vector lanes without
 // reassociating a single float accumulator (which it may not do without -ffast-math).
-inline float dot(const float* __restrict a, const float* __restrict b, int64_t n) {
+ROBUSTMSA_ROW_INLINE float dot(const float* __restrict a, const float* __restrict b, int64_t n) {
   float acc[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
   int64_t j = 0;
   for (; j + 8 <= n; j += 8)
@@ -38,12 +49,13 @@ inline float dot(const float* __restrict a, const float* __restrict b, int64_t n
 }
 
 // y[j] += alpha * x[j].
-inline void axpy(float* __restrict y, const float* __restrict x, float alpha, int64_t n) {
+ROBUSTMSA_ROW_INLINE void axpy(float* __restrict y, const float* __restrict x, float alpha,
+                               int64_t n) {
   for (int64_t j = 0; j < n; ++j) y[j] += alpha * x[j];
 }
 
 // sum_j x[j], with eight partial sums as in dot().
-inline float sum_row(const float* __restrict x, int64_t n) {
+ROBUSTMSA_ROW_INLINE float sum_row(const float* __restrict x, int64_t n) {
   float acc[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
   int64_t j = 0;
   for (; j + 8 <= n; j += 8)
@@ -54,8 +66,8 @@ inline float sum_row(const float* __restrict x, int64_t n) {
 }
 
 // (rows, cols) -> (cols, rows).
-inline void transpose(const float* __restrict src, float* __restrict dst, int64_t rows,
-                      int64_t cols) {
+ROBUSTMSA_ROW_INLINE void transpose(const float* __restrict src, float* __restrict dst,
+                                    int64_t rows, int64_t cols) {
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
 }
@@ -63,7 +75,7 @@ inline void transpose(const float* __restrict src, float* __restrict dst, int64_
 // ---- dropout mask -----------------------------------------------------------------------------
 
 // SplitMix64 output at position `counter` of the stream that starts at `seed`.
-inline uint64_t splitmix64(uint64_t seed, uint64_t counter) {
+ROBUSTMSA_ROW_INLINE uint64_t splitmix64(uint64_t seed, uint64_t counter) {
   uint64_t z = seed + (counter + 1) * 0x9E3779B97F4A7C15ull;
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
@@ -78,7 +90,7 @@ inline uint64_t splitmix64(uint64_t seed, uint64_t counter) {
 // kernel's time). An element is kept when its bits are below keep_threshold =
 // round((1 - p) * 2^32), saturated to 2^32 - 1 (so a p below 2^-32 still drops with probability
 // 2^-32).
-inline uint32_t element_bits(uint32_t key, uint32_t j) {
+ROBUSTMSA_ROW_INLINE uint32_t element_bits(uint32_t key, uint32_t j) {
   uint32_t x = key ^ (j * 0x9E3779B9u);
   x ^= x >> 16;
   x *= 0x7feb352du;
@@ -102,7 +114,7 @@ struct Dropout {
   }
 
   // factor[j] = rescale if element j of row `row` (flat (b, h, i)) is kept, else 0.
-  void row(uint64_t row, int64_t n, float* __restrict factor) const {
+  ROBUSTMSA_ROW_INLINE void row(uint64_t row, int64_t n, float* __restrict factor) const {
     const uint32_t key = static_cast<uint32_t>(splitmix64(seed, row) >> 32);
     const uint32_t threshold = keep_threshold;
     const float keep = rescale;
@@ -120,8 +132,8 @@ struct Dropout {
 // [-87, 88]: below -87 the result is e^-87 = 1.6e-38 rather than smaller, which cannot change a
 // float32 softmax whose largest weight is 1. In place: x[j] = mask[j] * exp(x[j] - shift) (a
 // separate output that may alias the input would make the compiler fall back to scalar code).
-inline void masked_exp_row(float* __restrict x, float shift, const float* __restrict mask,
-                           int64_t n) {
+ROBUSTMSA_ROW_INLINE void masked_exp_row(float* __restrict x, float shift,
+                                         const float* __restrict mask, int64_t n) {
   for (int64_t j = 0; j < n; ++j) {
     float t = x[j] - shift;
     t = t < -87.f ? -87.f : t;
@@ -145,14 +157,15 @@ inline void masked_exp_row(float* __restrict x, float shift, const float* __rest
 }
 
 // m[j] = a[j] ? 1 : 0 (bool rows become float rows once, so the loops above stay vectorised).
-inline void mask_to_float(const bool* a, int64_t n, float* __restrict m) {
+ROBUSTMSA_ROW_INLINE void mask_to_float(const bool* a, int64_t n, float* __restrict m) {
   const auto* u = reinterpret_cast<const unsigned char*>(a);
   for (int64_t j = 0; j < n; ++j) m[j] = static_cast<float>(u[j] != 0);
 }
 
 // max over j with mask[j] != 0 of x[j]; -inf when no element is allowed. SSE2 where the compiler
 // targets it (GCC does not vectorise a max reduction that must honour NaN semantics).
-inline float masked_max_row(const float* __restrict x, const float* __restrict mask, int64_t n) {
+ROBUSTMSA_ROW_INLINE float masked_max_row(const float* __restrict x, const float* __restrict mask,
+                                          int64_t n) {
   float mx = -kInf;
   int64_t j = 0;
 #if defined(__SSE2__)
@@ -211,19 +224,47 @@ int64_t grain_of(const Dims& d) {
 }
 
 // Scores of query row i against all keys: s[j] = scale * q_i . k_j, with kt = K^T (dh, Tk).
-inline void score_row(const float* __restrict qi, const float* __restrict kt, float scale,
-                      int64_t dh, int64_t tk, float* __restrict s) {
+ROBUSTMSA_ROW_INLINE void score_row(const float* __restrict qi, const float* __restrict kt,
+                                    float scale, int64_t dh, int64_t tk, float* __restrict s) {
   std::fill(s, s + tk, 0.f);
   for (int64_t e = 0; e < dh; ++e) axpy(s, kt + e * tk, scale * qi[e], tk);
+}
+
+// ---- instruction set --------------------------------------------------------------------------
+
+// On x86-64 with GCC or Clang the kernels are compiled twice: generic (SSE2, the x86-64 baseline)
+// and with AVX2 + FMA, chosen at run time by the CPU (ROBUSTMSA_NO_AVX2=1 forces the generic
+// ones, e.g. to compare them). FMA rounds a * b + c once, so the two differ in the last bits.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define ROBUSTMSA_AVX2_KERNELS 1
+#else
+#define ROBUSTMSA_AVX2_KERNELS 0
+#endif
+
+bool use_avx2() {
+#if ROBUSTMSA_AVX2_KERNELS
+  static const bool avx2 = [] {
+    const char* off = std::getenv("ROBUSTMSA_NO_AVX2");
+    if (off != nullptr && *off != '\0' && std::string(off) != "0") return false;
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
+  return avx2;
+#else
+  return false;
+#endif
 }
 
 // ---- forward ----------------------------------------------------------------------------------
 
 // Writes out (B, H, Tq, dh) and lse (B, H, Tq): per-row log-sum-exp of the allowed scores, +inf
 // for rows without an allowed key (so that exp(s - lse) is 0 there in backward).
-void forward_kernel(const Dims& d, const float* q, const float* k, const float* v,
-                    const bool* allowed, float scale, const Dropout& drop, float* out, float* lse) {
-  at::parallel_for(0, d.b * d.h, grain_of(d), [&](int64_t begin, int64_t end) {
+// Pairs (batch, head) in [begin, end).
+ROBUSTMSA_ROW_INLINE void forward_range(const Dims& d, const float* q, const float* k,
+                                        const float* v, const bool* allowed, float scale,
+                                        const Dropout& drop, float* out, float* lse, int64_t begin,
+                                        int64_t end) {
+  {
     std::vector<float> buf(2 * d.dh * d.tk + 3 * d.tk);
     float* kt = buf.data();        // (dh, Tk)
     float* vt = kt + d.dh * d.tk;  // (dh, Tk)
@@ -261,6 +302,32 @@ void forward_kernel(const Dims& d, const float* q, const float* k, const float* 
         for (int64_t e = 0; e < d.dh; ++e) O[i * d.dh + e] = dot(s, vt + e * d.tk, d.tk);
       }
     }
+  }
+}
+
+void forward_range_generic(const Dims& d, const float* q, const float* k, const float* v,
+                           const bool* allowed, float scale, const Dropout& drop, float* out,
+                           float* lse, int64_t begin, int64_t end) {
+  forward_range(d, q, k, v, allowed, scale, drop, out, lse, begin, end);
+}
+
+#if ROBUSTMSA_AVX2_KERNELS
+__attribute__((target("avx2,fma"))) void forward_range_avx2(
+    const Dims& d, const float* q, const float* k, const float* v, const bool* allowed, float scale,
+    const Dropout& drop, float* out, float* lse, int64_t begin, int64_t end) {
+  forward_range(d, q, k, v, allowed, scale, drop, out, lse, begin, end);
+}
+#endif
+
+void forward_kernel(const Dims& d, const float* q, const float* k, const float* v,
+                    const bool* allowed, float scale, const Dropout& drop, float* out, float* lse) {
+  const bool avx2 = use_avx2();
+  at::parallel_for(0, d.b * d.h, grain_of(d), [&](int64_t begin, int64_t end) {
+#if ROBUSTMSA_AVX2_KERNELS
+    if (avx2) return forward_range_avx2(d, q, k, v, allowed, scale, drop, out, lse, begin, end);
+#endif
+    (void)avx2;
+    forward_range_generic(d, q, k, v, allowed, scale, drop, out, lse, begin, end);
   });
 }
 
@@ -270,10 +337,12 @@ void forward_kernel(const Dims& d, const float* q, const float* k, const float* 
 //   dV = (P * F)^T dO,  dP' = (dO V^T) * F,  dS = P * (dP' - rowsum(dP' * P)),
 //   dQ = scale * dS K,  dK = scale * dS^T Q.
 // Each (batch, head) owns its slices of dQ, dK and dV, so the parallel loop has no races.
-void backward_kernel(const Dims& d, const float* q, const float* k, const float* v,
-                     const bool* allowed, const float* lse, const float* dout, float scale,
-                     const Dropout& drop, float* dq, float* dk, float* dv) {
-  at::parallel_for(0, d.b * d.h, grain_of(d), [&](int64_t begin, int64_t end) {
+ROBUSTMSA_ROW_INLINE void backward_range(const Dims& d, const float* q, const float* k,
+                                         const float* v, const bool* allowed, const float* lse,
+                                         const float* dout, float scale, const Dropout& drop,
+                                         float* dq, float* dk, float* dv, int64_t begin,
+                                         int64_t end) {
+  {
     const int64_t mat = d.dh * d.tk;
     std::vector<float> buf(4 * mat + 5 * d.tk);
     float* kt = buf.data();  // (dh, Tk)
@@ -328,6 +397,37 @@ void backward_kernel(const Dims& d, const float* q, const float* k, const float*
       transpose(dkt, dk + bh * d.tk * d.dh, d.dh, d.tk);
       transpose(dvt, dv + bh * d.tk * d.dh, d.dh, d.tk);
     }
+  }
+}
+
+void backward_range_generic(const Dims& d, const float* q, const float* k, const float* v,
+                            const bool* allowed, const float* lse, const float* dout, float scale,
+                            const Dropout& drop, float* dq, float* dk, float* dv, int64_t begin,
+                            int64_t end) {
+  backward_range(d, q, k, v, allowed, lse, dout, scale, drop, dq, dk, dv, begin, end);
+}
+
+#if ROBUSTMSA_AVX2_KERNELS
+__attribute__((target("avx2,fma"))) void backward_range_avx2(
+    const Dims& d, const float* q, const float* k, const float* v, const bool* allowed,
+    const float* lse, const float* dout, float scale, const Dropout& drop, float* dq, float* dk,
+    float* dv, int64_t begin, int64_t end) {
+  backward_range(d, q, k, v, allowed, lse, dout, scale, drop, dq, dk, dv, begin, end);
+}
+#endif
+
+void backward_kernel(const Dims& d, const float* q, const float* k, const float* v,
+                     const bool* allowed, const float* lse, const float* dout, float scale,
+                     const Dropout& drop, float* dq, float* dk, float* dv) {
+  const bool avx2 = use_avx2();
+  at::parallel_for(0, d.b * d.h, grain_of(d), [&](int64_t begin, int64_t end) {
+#if ROBUSTMSA_AVX2_KERNELS
+    if (avx2)
+      return backward_range_avx2(d, q, k, v, allowed, lse, dout, scale, drop, dq, dk, dv, begin,
+                                 end);
+#endif
+    (void)avx2;
+    backward_range_generic(d, q, k, v, allowed, lse, dout, scale, drop, dq, dk, dv, begin, end);
   });
 }
 
