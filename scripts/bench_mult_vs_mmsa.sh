@@ -3,10 +3,11 @@
 # python3-torch): training seconds per epoch and peak resident memory, same machine, same threads,
 # same MOSI-shaped synthetic data, MMSA's MOSI MulT defaults (width 50, 10 heads, 4 levels),
 # batch 16 and 128, aligned (50 x 300/74/35) and unaligned (50/375/500 x 768/5/20) layouts.
-# robustmsa runs with MMSA's Conv1d padding 0 and, on the unaligned layout, with
+# robustmsa runs with MMSA's Conv1d padding 0 and, on the unaligned layout at batch >= 128, with
 # model.recompute=true (activation recomputation, src/nn/recompute.h).
 #
 #   scripts/bench_mult_vs_mmsa.sh [BUILD_DIR] [--steps S] [--threads T] [--mem-gb G]
+#                                 [--layouts "aligned unaligned"] [--batches "16 128"]
 #
 # Each configuration times S training steps after two warm-up steps and scales the time per step
 # to one epoch (ceil(1284 / batch) steps of the MOSI train split); the output says so. Every run
@@ -19,12 +20,14 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 build=build
 if [[ $# -gt 0 && $1 != --* ]]; then build=$1; shift; fi
-steps=5 threads=2 mem_gb=8
+steps=5 threads=2 mem_gb=8 layouts="aligned unaligned" batches="16 128"
 while [[ $# -gt 0 ]]; do
   case $1 in
     --steps) steps=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --mem-gb) mem_gb=$2; shift 2 ;;
+    --layouts) layouts=$2; shift 2 ;;
+    --batches) batches=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -63,12 +66,12 @@ limited() {
 }
 
 printf "%-10s %5s | %-44s | %s\n" layout batch "robustmsa (bench_train, mult)" "MMSA MULT"
-for layout in aligned unaligned; do
-  for batch in 16 128; do
-    # MMSA's configuration: Conv1d padding 0 ("valid"). On the unaligned shapes robustmsa
-    # recomputes layer activations in backward (model.recompute) to stay within 4 GB.
+for layout in $layouts; do
+  for batch in $batches; do
+    # MMSA's configuration: Conv1d padding 0 ("valid"). On the unaligned shapes at batch 128
+    # robustmsa recomputes layer activations in backward (model.recompute) to stay within 4 GB.
     recompute=false
-    [[ $layout == unaligned ]] && recompute=true
+    [[ $layout == unaligned && $batch -ge 128 ]] && recompute=true
     ours=$(limited "$build/bench_train" "$work/$layout.pkl" --model mult --batch "$batch" \
       --steps "$steps" --threads "$threads" --set model.conv_padding=valid \
       --set model.recompute=$recompute)
