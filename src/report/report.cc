@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "report/format.h"
 #include "util/error.h"
 #include "util/fs.h"
 
@@ -775,33 +776,6 @@ Report build_report(const std::vector<RunResult>& all_runs, const std::optional<
 // ---- formatting --------------------------------------------------------------------------------
 
 namespace {
-
-std::string fixed(double v, int decimals) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%.*f", decimals, v);
-  return buffer;
-}
-
-// Shortest text that reads back to the same double (for CSV files meant for other programs).
-std::string exact(double v) {
-  if (!std::isfinite(v)) return "";
-  char buffer[64];
-  for (int precision = 15; precision <= 17; ++precision) {
-    std::snprintf(buffer, sizeof buffer, "%.*g", precision, v);
-    if (std::strtod(buffer, nullptr) == v) break;
-  }
-  return buffer;
-}
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
 
 json number_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 

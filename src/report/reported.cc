@@ -13,6 +13,7 @@
 #include <sstream>
 #include <utility>
 
+#include "report/format.h"
 #include "util/error.h"
 #include "util/fs.h"
 
@@ -95,32 +96,6 @@ int decimals_of(double v) {
     if (std::fabs(std::round(v * scale) / scale - v) < 1e-9) return d;
   }
   return 4;
-}
-
-std::string fixed(double v, int decimals) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%.*f", decimals, v);
-  return buffer;
-}
-
-// Shortest text that reads back to the same double.
-std::string exact(double v) {
-  char buffer[64];
-  for (int precision = 15; precision <= 17; ++precision) {
-    std::snprintf(buffer, sizeof buffer, "%.*g", precision, v);
-    if (std::strtod(buffer, nullptr) == v) break;
-  }
-  return buffer;
-}
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
 }
 
 std::string markdown_escape(const std::string& s) {

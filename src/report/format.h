@@ -1,0 +1,16 @@
+// Number and CSV text for the report writers (report.cc, reported.cc).
+#pragma once
+
+#include <string>
+
+namespace robustmsa {
+
+// v with `decimals` digits after the point ("%.*f").
+std::string fixed(double v, int decimals);
+// Shortest text that reads back to the same double (for CSV files meant for other programs);
+// "" for NaN and infinities.
+std::string exact(double v);
+// s quoted for a CSV field when it holds a comma, quote or line break.
+std::string csv_field(const std::string& s);
+
+}  // namespace robustmsa
