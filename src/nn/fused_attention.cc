@@ -135,9 +135,9 @@ struct Dropout {
 ROBUSTMSA_ROW_INLINE void masked_exp_row(float* __restrict x, float shift,
                                          const float* __restrict mask, int64_t n) {
   for (int64_t j = 0; j < n; ++j) {
-    float t = x[j] - shift;
-    t = t < -87.f ? -87.f : t;
-    t = t > 88.f ? 88.f : t;
+    const float t0 = x[j] - shift;
+    float t = t0 >= -87.f ? t0 : -87.f;  // also NaN -> -87 (restored below)
+    t = t <= 88.f ? t : 88.f;
     // Round t / ln2 to the nearest integer with the 1.5 * 2^23 trick (exact for |t / ln2| < 2^22).
     const float nf = (t * 1.44269504088896341f + 12582912.f) - 12582912.f;
     float r = t - nf * 0.693359375f;
@@ -149,10 +149,11 @@ ROBUSTMSA_ROW_INLINE void masked_exp_row(float* __restrict x, float shift,
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.f;
-    const int32_t bits = (static_cast<int32_t>(nf) + 127) << 23;
+    const uint32_t bits = static_cast<uint32_t>(static_cast<int32_t>(nf) + 127) << 23;
     float scale;
     std::memcpy(&scale, &bits, sizeof scale);
-    x[j] = p * scale * mask[j];
+    // t0 - t0 is 0 for finite t0 and NaN for NaN or infinite t0: bad scores stay visible.
+    x[j] = p * scale * mask[j] + (t0 - t0);
   }
 }
 
