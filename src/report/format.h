@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace robustmsa {
 
@@ -12,5 +13,8 @@ std::string fixed(double v, int decimals);
 std::string exact(double v);
 // s quoted for a CSV field when it holds a comma, quote or line break.
 std::string csv_field(const std::string& s);
+// Rows of cells as aligned plain text (UTF-8 aware: "±" and "—" are one column): columns two
+// spaces apart, columns from `first_right` on right-aligned, a dashed rule under the first row.
+std::string format_text_grid(const std::vector<std::vector<std::string>>& grid, size_t first_right);
 
 }  // namespace robustmsa

@@ -779,19 +779,6 @@ namespace {
 
 json number_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
-// Display width of UTF-8 text (every code point one column: enough for "±" and "—").
-size_t display_width(const std::string& s) {
-  size_t w = 0;
-  for (unsigned char c : s) w += (c & 0xC0) != 0x80 ? 1 : 0;
-  return w;
-}
-
-std::string pad(const std::string& s, size_t width, bool right_align) {
-  const size_t w = display_width(s);
-  if (w >= width) return s;
-  return right_align ? std::string(width - w, ' ') + s : s + std::string(width - w, ' ');
-}
-
 std::string seeds_column(const ReportRow& row) {
   if (row.oracle) return "—";
   const int expected = static_cast<int>(row.seeds.size());
@@ -855,25 +842,8 @@ std::string format_terminal_table(const Report& r) {
       for (const ReportCell& c : row.cells) line.push_back(format_cell(c, r.decimals));
       grid.push_back(std::move(line));
     }
-    std::vector<size_t> widths(header.size(), 0);
-    for (const auto& line : grid) {
-      for (size_t i = 0; i < line.size(); ++i)
-        widths[i] = std::max(widths[i], display_width(line[i]));
-    }
     out << "\n" << t.title << " — " << t.metric << "\n";
-    for (size_t li = 0; li < grid.size(); ++li) {
-      std::string line;
-      for (size_t i = 0; i < grid[li].size(); ++i) {
-        line += (i ? "  " : "") + pad(grid[li][i], widths[i], i >= 2);
-      }
-      line.erase(line.find_last_not_of(' ') + 1);
-      out << line << "\n";
-      if (li == 0) {
-        size_t total = 0;
-        for (size_t w : widths) total += w;
-        out << std::string(total + 2 * (widths.size() - 1), '-') << "\n";
-      }
-    }
+    out << format_text_grid(grid, 2);
   }
   if (r.reported) out << format_reported_terminal(*r.reported);
   if (!r.missing.empty()) {

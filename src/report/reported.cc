@@ -107,18 +107,6 @@ std::string markdown_escape(const std::string& s) {
   return out;
 }
 
-size_t display_width(const std::string& s) {
-  size_t w = 0;
-  for (unsigned char c : s) w += (c & 0xC0) != 0x80 ? 1 : 0;
-  return w;
-}
-
-std::string pad(const std::string& s, size_t width, bool right_align) {
-  const size_t w = display_width(s);
-  if (w >= width) return s;
-  return right_align ? std::string(width - w, ' ') + s : s + std::string(width - w, ' ');
-}
-
 std::string cell_text(const ReportedEntry& e, const ReportedRow& row, const std::string& column) {
   const auto it = row.cells.find(column);
   return it == row.cells.end() ? std::string("—") : fixed(it->second, e.decimals);
@@ -397,25 +385,7 @@ std::string format_reported_terminal(const ReportedSection& s) {
       for (const std::string& c : s.columns) line.push_back(cell_text(e, row, c));
       grid.push_back(std::move(line));
     }
-    std::vector<size_t> widths(header.size(), 0);
-    for (const auto& line : grid) {
-      for (size_t i = 0; i < line.size(); ++i) {
-        widths[i] = std::max(widths[i], display_width(line[i]));
-      }
-    }
-    for (size_t li = 0; li < grid.size(); ++li) {
-      std::string line;
-      for (size_t i = 0; i < grid[li].size(); ++i) {
-        line += (i ? "  " : "") + pad(grid[li][i], widths[i], i >= 1);
-      }
-      line.erase(line.find_last_not_of(' ') + 1);
-      out << line << "\n";
-      if (li == 0) {
-        size_t total = 0;
-        for (size_t w : widths) total += w;
-        out << std::string(total + 2 * (widths.size() - 1), '-') << "\n";
-      }
-    }
+    out << format_text_grid(grid, 1);
     out << "metric as printed: " << e.metric_as_printed << " Read as " << e.metric << ".\n";
   }
   for (const std::string& line : caveats(s)) out << "note: " << line << "\n";
