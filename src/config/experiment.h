@@ -17,6 +17,7 @@ struct DataSection {
   std::string path;
   bool zscore = false;
   std::string text_encoder;
+  bool text_finetune = false;
   template <class V>
   void visit(V& v) {
     v("path", path, "feature pickle (MulT/CMU or MMSA layout)");
@@ -24,13 +25,19 @@ struct DataSection {
     v("text_encoder", text_encoder,
       "Hugging Face BERT-family model folder: its frozen token features of the file's text_bert "
       "rows replace the text features (docs/text.md); empty = the file's text features");
+    v("text_finetune", text_finetune,
+      "train data.text_encoder with the model (its weights go into the checkpoint, learning rate "
+      "train.text_lr) instead of encoding the text once with frozen weights");
   }
+  // data.text_finetune without data.text_encoder is refused by prepare_data (keys may be set in
+  // any order).
   void validate() const {}
 };
 
 struct TrainSection {
   std::string optimizer = "adam";
   double lr = 1e-3;
+  double text_lr = 5e-5;
   double weight_decay = 0.0;
   int64_t batch_size = 128;
   int64_t epochs = 50;
@@ -44,6 +51,8 @@ struct TrainSection {
   void visit(V& v) {
     v("optimizer", optimizer, "adam or adamw");
     v("lr", lr, "learning rate");
+    v("text_lr", text_lr,
+      "learning rate of a fine-tuned text encoder (data.text_finetune; MMSA's BERT rate 5e-5)");
     v("weight_decay", weight_decay, "weight decay (L2 for adam, decoupled for adamw)");
     v("batch_size", batch_size, "training batch size");
     v("epochs", epochs, "maximum number of epochs");
@@ -64,6 +73,7 @@ struct TrainSection {
     require(optimizer == "adam" || optimizer == "adamw", "train.optimizer", optimizer,
             "adam or adamw");
     require(lr > 0 && lr < 10, "train.lr", lr, "a number in (0, 10)");
+    require(text_lr > 0 && text_lr < 10, "train.text_lr", text_lr, "a number in (0, 10)");
     require(weight_decay >= 0, "train.weight_decay", weight_decay, "a number >= 0");
     require(batch_size >= 1, "train.batch_size", batch_size, "an integer >= 1");
     require(epochs >= 1, "train.epochs", epochs, "an integer >= 1");

@@ -23,6 +23,7 @@ Batch Batch::to(const torch::Device& device) const {
   out.present = move(present, device);
   out.label = move(label, device);
   out.index = move(index, device);
+  out.text_ids = move(text_ids, device);
   return out;
 }
 

@@ -18,6 +18,9 @@ struct Batch {
   torch::Tensor present;               // (B, 3) bool: whole modality available
   torch::Tensor label;                 // (B) float (regression) or (B, 4) long (IEMOCAP)
   torch::Tensor index;                 // (B) long: row in its split
+  // (B, 3, L) long token rows (ids, attention mask, segments), only when the run fine-tunes its
+  // text encoder (data.text_finetune): the trainer then computes x[kText] from them per batch.
+  torch::Tensor text_ids;
 
   int64_t size() const { return index.size(0); }
   // Frames a model may use: valid & keep, (B, T_m) bool.

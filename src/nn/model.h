@@ -16,9 +16,16 @@
 
 namespace robustmsa {
 
+class BertEncoderImpl;
+
 class Model : public torch::nn::Module {
  public:
   virtual ModelOutput forward(const Batch& batch) = 0;
+
+  // data.text_finetune: the BERT-family encoder trained with the model, registered as its
+  // submodule "text_encoder" (train/text_encoder.h). The trainer, not forward, runs it: forward
+  // always sees text features in batch.x[kText]. Null otherwise.
+  std::shared_ptr<BertEncoderImpl> text_encoder;
 
   // Training in phases, e.g. a teacher on complete data, then a student against the frozen
   // teacher. Returns the phase (0, 1, ...) of a 0-based epoch of a run of `epochs` epochs;

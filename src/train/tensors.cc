@@ -83,8 +83,10 @@ Batch gather(const SplitTensors& split, const torch::Tensor& index, const MaskTe
   }
   present = masks ? masks->present.index_select(0, index)
                   : torch::ones({index.size(0), 3}, torch::TensorOptions().dtype(torch::kBool));
-  return make_batch(std::move(x), std::move(valid), std::move(keep), std::move(present),
-                    split.label.index_select(0, index), index);
+  Batch b = make_batch(std::move(x), std::move(valid), std::move(keep), std::move(present),
+                       split.label.index_select(0, index), index);
+  if (split.text_ids.defined()) b.text_ids = split.text_ids.index_select(0, index);
+  return b;
 }
 
 Batch apply_masks(const Batch& batch, const Masks& masks) {
@@ -92,13 +94,20 @@ Batch apply_masks(const Batch& batch, const Masks& masks) {
   auto device = batch.index.device();
   std::array<torch::Tensor, 3> keep;
   for (int m = 0; m < kNumModalities; ++m) keep[m] = batch.keep[m] & mt.keep[m].to(device);
-  return make_batch(batch.x, batch.valid, keep, batch.present & mt.present.to(device), batch.label,
-                    batch.index);
+  Batch b = make_batch(batch.x, batch.valid, keep, batch.present & mt.present.to(device),
+                       batch.label, batch.index);
+  b.text_ids = batch.text_ids;
+  return b;
 }
 
 int64_t tensor_bytes(const SplitTensors& split) {
   int64_t total = split.label.nbytes();
-  for (int m = 0; m < kNumModalities; ++m) total += split.x[m].nbytes() + split.valid[m].nbytes();
+  for (int m = 0; m < kNumModalities; ++m) {
+    // An expanded placeholder (data.text_finetune) holds one row, not nbytes().
+    const auto& x = split.x[m];
+    total += (x.is_contiguous() ? x.nbytes() : x.storage().nbytes()) + split.valid[m].nbytes();
+  }
+  if (split.text_ids.defined()) total += split.text_ids.nbytes();
   return total;
 }
 

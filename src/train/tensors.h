@@ -17,6 +17,10 @@ struct SplitTensors {
   std::array<torch::Tensor, 3> x;      // (N, T_m, D_m) float32
   std::array<torch::Tensor, 3> valid;  // (N, T_m) bool
   torch::Tensor label;                 // (N) float or (N, 4) long
+  // data.text_finetune: the file's text_bert rows (N, 3, L) long. x[kText] is then a zero
+  // placeholder (an expanded (1, 1, H) tensor, no memory) until the run's encoder fills it:
+  // per training batch (encode_batch_text) or for a whole split (with_text_features).
+  torch::Tensor text_ids;
 };
 
 // Moves the split's feature vectors into tensors (no copy; `split.modality[m].x` is left empty)

@@ -17,8 +17,10 @@
 #include <vector>
 
 #include "nn/bert.h"
+#include "nn/model.h"
 #include "text/wordpiece.h"
 #include "train/predict_input.h"
+#include "train/tensors.h"
 
 namespace robustmsa {
 
@@ -45,12 +47,29 @@ torch::Tensor encode_token_rows(TextEncoder& enc, const torch::Tensor& text_bert
 
 // data.text_encoder: replaces every split's text features by the encoder's features of the
 // file's text_bert rows (DataError naming the file when it has none), and the text frame validity
-// by their attention mask.
-void apply_text_encoder(PreparedData& data, const std::string& dir, int64_t batch);
+// by their attention mask. With `finetune` (data.text_finetune) nothing is encoded here: the
+// rows are kept in SplitTensors::text_ids and the run's own encoder computes the features.
+void apply_text_encoder(PreparedData& data, const std::string& dir, int64_t batch, bool finetune);
+
+// data.text_finetune: loads the encoder of `dir` (the folder's weights, trainable, train mode
+// with the model) into `model` as its submodule "text_encoder", so that checkpoints, the
+// optimiser (second group at train.text_lr), gradient clipping and data-parallel reduction all
+// include it. ConfigError when its width is not the run's text width.
+void attach_text_encoder(Model& model, const std::string& dir, const InputSpec& spec);
+
+// Sets batch.x[kText] from batch.text_ids through the model's encoder, with gradients, zero at
+// padding and at dropped frames. Does nothing for a model without a text encoder.
+void encode_batch_text(Model& model, Batch& batch);
+
+// `split` with x[kText] filled by the model's encoder (eval mode, no gradients, `batch` rows at
+// a time); `split` unchanged for a model without a text encoder. Used for validation, test,
+// `eval` and `predict`.
+SplitTensors with_text_features(Model& model, const SplitTensors& split, int64_t batch);
 
 // `predict --text`: one sample per text, text features from the encoder (padded to the run's
-// text length), audio and vision missing.
+// text length), audio and vision missing. For a run with a fine-tuned encoder, pass the run's
+// model: its encoder then replaces the folder's weights (the folder still gives the tokenizer).
 PredictInput text_predict_input(TextEncoder& enc, const std::vector<std::string>& texts,
-                                const InputSpec& spec);
+                                const InputSpec& spec, Model* run_model = nullptr);
 
 }  // namespace robustmsa

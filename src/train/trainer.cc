@@ -86,12 +86,29 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// One parameter group at train.lr; a fine-tuned text encoder (data.text_finetune) gets a second
+// group at train.text_lr, as MMSA trains BERT beside its heads.
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainSection& t, Model& model) {
-  if (t.optimizer == "adamw")
-    return std::make_unique<torch::optim::AdamW>(
-        model.parameters(), torch::optim::AdamWOptions(t.lr).weight_decay(t.weight_decay));
-  return std::make_unique<torch::optim::Adam>(
-      model.parameters(), torch::optim::AdamOptions(t.lr).weight_decay(t.weight_decay));
+  const bool adamw = t.optimizer == "adamw";
+  auto options = [&](double lr) -> std::unique_ptr<torch::optim::OptimizerOptions> {
+    if (adamw) return std::make_unique<torch::optim::AdamWOptions>(
+        torch::optim::AdamWOptions(lr).weight_decay(t.weight_decay));
+    return std::make_unique<torch::optim::AdamOptions>(
+        torch::optim::AdamOptions(lr).weight_decay(t.weight_decay));
+  };
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  if (!model.text_encoder) {
+    groups.emplace_back(model.parameters(), options(t.lr));
+  } else {
+    std::vector<torch::Tensor> head, text;
+    for (const auto& p : model.named_parameters())
+      (p.key().rfind("text_encoder.", 0) == 0 ? text : head).push_back(p.value());
+    groups.emplace_back(head, options(t.lr));
+    groups.emplace_back(text, options(t.text_lr));
+  }
+  if (adamw)
+    return std::make_unique<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(t.lr));
+  return std::make_unique<torch::optim::Adam>(groups, torch::optim::AdamOptions(t.lr));
 }
 
 nlohmann::json spec_json(const InputSpec& s) {
@@ -156,8 +173,13 @@ PreparedData prepare_data(const DataSection& data) {
   // Replaced NaN/inf and clamped values are reported, never silent (DESIGN §2.3).
   if (const std::string note = sanitize_summary(out.info); !note.empty())
     std::fprintf(stderr, "%s\n", note.c_str());
+  if (data.text_finetune && data.text_encoder.empty())
+    throw ConfigError(
+        "data.text_finetune = true needs data.text_encoder (the model folder to fine-tune; "
+        "--text-encoder DIR)");
   for (int s = 0; s < 3; ++s) out.tensors[s] = to_tensors(out.info.splits[s], out.info.task);
-  if (!data.text_encoder.empty()) apply_text_encoder(out, data.text_encoder, 64);
+  if (!data.text_encoder.empty())
+    apply_text_encoder(out, data.text_encoder, 64, data.text_finetune);
   const Split& train = out.info.split(SplitId::kTrain);
   for (int m = 0; m < kNumModalities; ++m) {
     out.spec.dim[m] = train.modality[m].d;
@@ -187,7 +209,9 @@ nlohmann::json resolved_model_options(const ExperimentConfig& config) {
 std::shared_ptr<Model> build_model(const ExperimentConfig& config, const InputSpec& spec,
                                    int64_t seed) {
   torch::manual_seed(static_cast<uint64_t>(seed));
-  return find_model(config.model).make(resolved_model_options(config), spec);
+  std::shared_ptr<Model> model = find_model(config.model).make(resolved_model_options(config), spec);
+  if (config.data.text_finetune) attach_text_encoder(*model, config.data.text_encoder, spec);
+  return model;
 }
 
 RunResult train_run(const ExperimentConfig& config, const std::string& variant, int64_t seed,
@@ -355,6 +379,7 @@ RunResult train_run(const ExperimentConfig& config, const std::string& variant, 
                                    static_cast<uint64_t>(step * tc.shards + k)));
         auto index = torch::tensor(rows, torch::kLong);
         Batch batch = gather(train, index, nullptr);
+        encode_batch_text(*model, batch);  // data.text_finetune: text features with gradients
         ObjectiveContext ctx;
         ctx.task = task;
         ctx.epoch = epoch;
@@ -418,8 +443,10 @@ RunResult train_run(const ExperimentConfig& config, const std::string& variant, 
     // Validation: the selection score is the mean task loss over the selection conditions.
     double score_sum = 0;
     MetricMap val_metrics;
+    const SplitTensors valid_now =
+        dist.is_main() ? with_text_features(*model, valid, config.eval.batch_size) : valid;
     for (std::size_t c = 0; dist.is_main() && c < sel.conditions.size(); ++c) {
-      torch::Tensor pred = predict(*model, valid, &sel.masks[c], config.eval.batch_size);
+      torch::Tensor pred = predict(*model, valid_now, &sel.masks[c], config.eval.batch_size);
       score_sum += task_loss(pred, valid.label, task).item<double>();
       if (c == 0) val_metrics = score(pred, valid.label, task);
     }
@@ -502,7 +529,8 @@ RunResult train_run(const ExperimentConfig& config, const std::string& variant, 
   result.data_path = data.info.path;
   result.data_sha256 = data.info.sha256;
   result.conditions = evaluate_conditions(
-      *model, data.split(SplitId::kTest), data.tensor(SplitId::kTest), conditions,
+      *model, data.split(SplitId::kTest),
+      with_text_features(*model, data.tensor(SplitId::kTest), config.eval.batch_size), conditions,
       static_cast<uint64_t>(config.eval.mask_seed), config.eval.batch_size, task);
   write_results(result, results_path);
   return result;

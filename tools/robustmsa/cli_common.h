@@ -18,9 +18,9 @@ struct ConfigFlags {
   std::string data;
   std::vector<std::string> configs;
   std::vector<std::string> sets;
-  std::string seeds;
+  std::string seeds, text_encoder;
   int64_t threads = -1;
-  bool dump = false;
+  bool dump = false, finetune_text = false;
 
   void add(CLI::App& app) {
     app.add_option("--data", data, "feature pickle (MulT/CMU or MMSA layout)");
@@ -32,6 +32,11 @@ struct ConfigFlags {
         "a count N < 1000 (the seeds 1111 ... 1110+N), one seed, or a comma-separated list");
     app.add_option("--threads", threads,
                    "intra-op threads (default: train.threads, 0 = all cores)");
+    app.add_option("--text-encoder", text_encoder,
+                   "BERT-family model folder whose features of the file's text_bert rows replace "
+                   "its text features (data.text_encoder; docs/text.md)");
+    app.add_flag("--finetune-text", finetune_text,
+                 "train the --text-encoder with the model at train.text_lr (data.text_finetune)");
     app.add_flag("--dump-config", dump, "print the resolved configuration and exit");
   }
 
@@ -44,6 +49,8 @@ struct ConfigFlags {
       cfg.model_options = nlohmann::json::object();
     }
     if (!data.empty()) cfg.data.path = data;
+    if (!text_encoder.empty()) cfg.data.text_encoder = text_encoder;
+    if (finetune_text) cfg.data.text_finetune = true;
     for (const auto& s : sets) cfg.apply_set(s);
     if (!seeds.empty()) cfg.train.seeds = parse_seeds(seeds);
     if (threads >= 0) cfg.train.threads = threads;

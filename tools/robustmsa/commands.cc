@@ -347,8 +347,10 @@ Runner add_eval(CLI::App& app) {
       r.data_path = data->info.path;
       r.data_sha256 = data->info.sha256;
       r.conditions = evaluate_conditions(
-          *run.model, data->split(SplitId::kTest), data->tensor(SplitId::kTest), conditions,
-          static_cast<uint64_t>(mask_seed), run.config.eval.batch_size, data->info.task);
+          *run.model, data->split(SplitId::kTest),
+          with_text_features(*run.model, data->tensor(SplitId::kTest), run.config.eval.batch_size),
+          conditions, static_cast<uint64_t>(mask_seed), run.config.eval.batch_size,
+          data->info.task);
       std::string name =
           f->suite == run.config.eval.suite ? "results.json" : "results_" + f->suite + ".json";
       std::string out = (fs::path(dir) / name).string();
@@ -530,12 +532,16 @@ Runner add_predict(CLI::App& app) {
         throw UsageError(str("predict --text: run '", runs[0],
                              "' was not trained with data.text_encoder; pass --text-encoder DIR "
                              "(the model that made its text features)"));
-      TextEncoder enc = load_text_encoder(dir);
-      PredictInput in = text_predict_input(enc, f->texts, spec);
+      TextEncoder enc = load_text_encoder(dir);  // a fine-tuned run: its tokenizer only
+      PredictInput in = text_predict_input(enc, f->texts, spec, run.model.get());
       nlohmann::json out = predict_json(*run.model, in, spec);
       std::cout << out.dump(2) << "\n";
       return;
     }
+    if (run.model->text_encoder)
+      throw UsageError(str("predict --input: run '", runs[0],
+                           "' fine-tuned its text encoder (data.text_finetune), so text features "
+                           "from elsewhere do not fit it; score text with --text \"...\""));
     PredictInput in = read_predict_input(f->input, f->split, spec);
     std::cout << predict_json(*run.model, in, spec).dump(2) << "\n";
   };
