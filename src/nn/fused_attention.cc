@@ -113,13 +113,15 @@ struct Dropout {
     rescale = p < 1 ? static_cast<float>(1.0 / (1.0 - p)) : 0.f;
   }
 
-  // factor[j] = rescale if element j of row `row` (flat (b, h, i)) is kept, else 0.
-  ROBUSTMSA_ROW_INLINE void row(uint64_t row, int64_t n, float* __restrict factor) const {
+  // factor[j - lo] = rescale if element j in [lo, lo + n) of row `row` (flat (b, h, i)) is kept,
+  // else 0.
+  ROBUSTMSA_ROW_INLINE void row(uint64_t row, int64_t lo, int64_t n,
+                                float* __restrict factor) const {
     const uint32_t key = static_cast<uint32_t>(splitmix64(seed, row) >> 32);
     const uint32_t threshold = keep_threshold;
     const float keep = rescale;
     for (int64_t j = 0; j < n; ++j)
-      factor[j] = element_bits(key, static_cast<uint32_t>(j)) < threshold ? keep : 0.f;
+      factor[j] = element_bits(key, static_cast<uint32_t>(lo + j)) < threshold ? keep : 0.f;
   }
 };
 
@@ -161,6 +163,17 @@ ROBUSTMSA_ROW_INLINE void masked_exp_row(float* __restrict x, float shift,
 ROBUSTMSA_ROW_INLINE void mask_to_float(const bool* a, int64_t n, float* __restrict m) {
   const auto* u = reinterpret_cast<const unsigned char*>(a);
   for (int64_t j = 0; j < n; ++j) m[j] = static_cast<float>(u[j] != 0);
+}
+
+// The span [lo, hi) from the first to the last allowed key of a 0/1 mask row (lo == hi when none
+// is allowed). Keys outside it have weight 0, so the row loops skip them: with MulT's causal
+// masks and key padding that is a large part of every map.
+ROBUSTMSA_ROW_INLINE void allowed_span(const float* m, int64_t n, int64_t* lo, int64_t* hi) {
+  int64_t a = 0, b = n;
+  while (a < n && m[a] == 0.f) ++a;
+  while (b > a && m[b - 1] == 0.f) --b;
+  *lo = a;
+  *hi = b;
 }
 
 // max over j with mask[j] != 0 of x[j]; -inf when no element is allowed. SSE2 where the compiler
@@ -224,11 +237,13 @@ int64_t grain_of(const Dims& d) {
   return std::max<int64_t>(1, 32768 / std::max<int64_t>(1, d.tq * d.tk * (d.dh + 1)));
 }
 
-// Scores of query row i against all keys: s[j] = scale * q_i . k_j, with kt = K^T (dh, Tk).
+// Scores of query row i against n keys: s[j] = scale * q_i . k_j, with kt pointing at the first
+// of them in K^T (dh rows of `stride` floats).
 ROBUSTMSA_ROW_INLINE void score_row(const float* __restrict qi, const float* __restrict kt,
-                                    float scale, int64_t dh, int64_t tk, float* __restrict s) {
-  std::fill(s, s + tk, 0.f);
-  for (int64_t e = 0; e < dh; ++e) axpy(s, kt + e * tk, scale * qi[e], tk);
+                                    int64_t stride, float scale, int64_t dh, int64_t n,
+                                    float* __restrict s) {
+  std::fill(s, s + n, 0.f);
+  for (int64_t e = 0; e < dh; ++e) axpy(s, kt + e * stride, scale * qi[e], n);
 }
 
 // ---- instruction set --------------------------------------------------------------------------
@@ -280,27 +295,35 @@ ROBUSTMSA_ROW_INLINE void forward_range(const Dims& d, const float* q, const flo
       const bool* A = allowed + bi * d.aq * d.tk;  // (1 | Tq, Tk)
       float* O = out + bh * d.tq * d.dh;           // (Tq, dh)
       float* L = lse + bh * d.tq;                  // (Tq)
-      if (d.aq == 1) mask_to_float(A, d.tk, m);
+      int64_t lo = 0, hi = 0;  // allowed keys of the row: within [lo, hi), n of them
+      if (d.aq == 1) {
+        mask_to_float(A, d.tk, m);
+        allowed_span(m, d.tk, &lo, &hi);
+      }
       for (int64_t i = 0; i < d.tq; ++i) {
-        if (d.aq != 1) mask_to_float(A + i * d.tk, d.tk, m);
-        score_row(Q + i * d.dh, kt, scale, d.dh, d.tk, s);
-        const float mx = masked_max_row(s, m, d.tk);
+        if (d.aq != 1) {
+          mask_to_float(A + i * d.tk, d.tk, m);
+          allowed_span(m, d.tk, &lo, &hi);
+        }
+        const int64_t n = hi - lo;
+        score_row(Q + i * d.dh, kt + lo, d.tk, scale, d.dh, n, s);
+        const float mx = masked_max_row(s, m + lo, n);
         if (mx == -kInf) {  // no allowed key: output 0
           L[i] = kInf;
           std::fill(O + i * d.dh, O + (i + 1) * d.dh, 0.f);
           continue;
         }
-        masked_exp_row(s, mx, m, d.tk);
-        const float sum = sum_row(s, d.tk);
+        masked_exp_row(s, mx, m + lo, n);
+        const float sum = sum_row(s, n);
         L[i] = mx + std::log(sum);
         const float inv = 1.f / sum;
         if (drop.on) {
-          drop.row(static_cast<uint64_t>(bh * d.tq + i), d.tk, f);
-          for (int64_t j = 0; j < d.tk; ++j) s[j] *= inv * f[j];
+          drop.row(static_cast<uint64_t>(bh * d.tq + i), lo, n, f);
+          for (int64_t j = 0; j < n; ++j) s[j] *= inv * f[j];
         } else {
-          for (int64_t j = 0; j < d.tk; ++j) s[j] *= inv;
+          for (int64_t j = 0; j < n; ++j) s[j] *= inv;
         }
-        for (int64_t e = 0; e < d.dh; ++e) O[i * d.dh + e] = dot(s, vt + e * d.tk, d.tk);
+        for (int64_t e = 0; e < d.dh; ++e) O[i * d.dh + e] = dot(s, vt + e * d.tk + lo, n);
       }
     }
   }
@@ -365,7 +388,13 @@ ROBUSTMSA_ROW_INLINE void backward_range(const Dims& d, const float* q, const fl
       transpose(k + bh * d.tk * d.dh, kt, d.tk, d.dh);
       transpose(v + bh * d.tk * d.dh, vt, d.tk, d.dh);
       std::fill(dkt, dkt + 2 * mat, 0.f);  // dkt and dvt
-      if (d.aq == 1) mask_to_float(A, d.tk, m);
+      // Only the span [lo, hi) of allowed keys (see allowed_span); the row buffers hold its
+      // n = hi - lo entries, the (dh, Tk) matrices are offset by lo.
+      int64_t lo = 0, hi = 0;
+      if (d.aq == 1) {
+        mask_to_float(A, d.tk, m);
+        allowed_span(m, d.tk, &lo, &hi);
+      }
       for (int64_t i = 0; i < d.tq; ++i) {
         const float* qi = Q + i * d.dh;
         const float* go = dO + i * d.dh;
@@ -373,26 +402,30 @@ ROBUSTMSA_ROW_INLINE void backward_range(const Dims& d, const float* q, const fl
           std::fill(dQ + i * d.dh, dQ + (i + 1) * d.dh, 0.f);
           continue;
         }
-        if (d.aq != 1) mask_to_float(A + i * d.tk, d.tk, m);
-        score_row(qi, kt, scale, d.dh, d.tk, p);
-        masked_exp_row(p, L[i], m, d.tk);
+        if (d.aq != 1) {
+          mask_to_float(A + i * d.tk, d.tk, m);
+          allowed_span(m, d.tk, &lo, &hi);
+        }
+        const int64_t n = hi - lo;
+        score_row(qi, kt + lo, d.tk, scale, d.dh, n, p);
+        masked_exp_row(p, L[i], m + lo, n);
         if (drop.on) {
-          drop.row(static_cast<uint64_t>(bh * d.tq + i), d.tk, f);
+          drop.row(static_cast<uint64_t>(bh * d.tq + i), lo, n, f);
         } else {
-          std::fill(f, f + d.tk, 1.f);
+          std::fill(f, f + n, 1.f);
         }
-        for (int64_t j = 0; j < d.tk; ++j) pf[j] = p[j] * f[j];
-        std::fill(g, g + d.tk, 0.f);
+        for (int64_t j = 0; j < n; ++j) pf[j] = p[j] * f[j];
+        std::fill(g, g + n, 0.f);
         for (int64_t e = 0; e < d.dh; ++e) {
-          axpy(dvt + e * d.tk, pf, go[e], d.tk);  // dV^T[e, :] += dO[i, e] * (P * F)[i, :]
-          axpy(g, vt + e * d.tk, go[e], d.tk);    // (dO V^T)[i, :]
+          axpy(dvt + e * d.tk + lo, pf, go[e], n);  // dV^T[e, :] += dO[i, e] * (P * F)[i, :]
+          axpy(g, vt + e * d.tk + lo, go[e], n);    // (dO V^T)[i, :]
         }
-        for (int64_t j = 0; j < d.tk; ++j) g[j] *= f[j];  // dP'
-        const float rs = dot(g, p, d.tk);
-        for (int64_t j = 0; j < d.tk; ++j) g[j] = p[j] * (g[j] - rs);  // dS
+        for (int64_t j = 0; j < n; ++j) g[j] *= f[j];  // dP'
+        const float rs = dot(g, p, n);
+        for (int64_t j = 0; j < n; ++j) g[j] = p[j] * (g[j] - rs);  // dS
         for (int64_t e = 0; e < d.dh; ++e) {
-          dQ[i * d.dh + e] = scale * dot(g, kt + e * d.tk, d.tk);
-          axpy(dkt + e * d.tk, g, scale * qi[e], d.tk);
+          dQ[i * d.dh + e] = scale * dot(g, kt + e * d.tk + lo, n);
+          axpy(dkt + e * d.tk + lo, g, scale * qi[e], n);
         }
       }
       transpose(dkt, dk + bh * d.tk * d.dh, d.dh, d.tk);
@@ -516,7 +549,7 @@ torch::Tensor fused_attention_keep_mask(int64_t b, int64_t h, int64_t tq, int64_
   auto factors = torch::empty({b, h, tq, tk}, torch::kFloat32);  // (B, H, Tq, Tk)
   const Dropout drop(dropout, seed);
   float* f = factors.data_ptr<float>();
-  for (int64_t r = 0; r < b * h * tq; ++r) drop.row(static_cast<uint64_t>(r), tk, f + r * tk);
+  for (int64_t r = 0; r < b * h * tq; ++r) drop.row(static_cast<uint64_t>(r), 0, tk, f + r * tk);
   // p == 1 makes every factor 0, which is also "dropped".
   return factors > 0;
 }

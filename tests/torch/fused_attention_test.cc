@@ -34,11 +34,16 @@ struct Case {
   bool per_query;  // (B, 1, Tq, Tk) causal mask, else (B, 1, 1, Tk)
 };
 
-// A key mask with varied lengths, one sample with no key at all when b > 1.
+// A key mask with varied lengths, one sample with no key at all when b > 1, and leading masked
+// keys (front padding) and a masked key inside the span for samples 2, 3, ... (the kernel skips
+// keys outside the span of allowed ones, so spans that do not start at key 0 are tested too).
 torch::Tensor make_allowed(const Case& c) {
-  auto lengths = (c.tk - torch::arange(c.b) * 3).clamp_min(0);             // (B)
-  if (c.b > 1) lengths[1] = 0;                                             // fully masked
-  auto allowed = torch::arange(c.tk).unsqueeze(0) < lengths.unsqueeze(1);  // (B, Tk)
+  auto lengths = (c.tk - torch::arange(c.b) * 3).clamp_min(0);  // (B)
+  if (c.b > 1) lengths[1] = 0;                                  // fully masked
+  auto starts = (torch::arange(c.b) % 3).clamp_max(c.tk / 2);   // (B): 0, 1, 2, 0, ...
+  auto keys = torch::arange(c.tk).unsqueeze(0);                 // (1, Tk)
+  auto allowed = (keys < lengths.unsqueeze(1)) & (keys >= starts.unsqueeze(1));  // (B, Tk)
+  if (c.b > 2 && c.tk > 4) allowed[2][c.tk / 2] = false;  // a hole inside the span
   allowed = allowed.view({c.b, 1, 1, c.tk});
   if (c.per_query) {
     const int64_t shift = std::abs(c.tk - c.tq);
