@@ -139,8 +139,8 @@ void apply_text_encoder(PreparedData& data, const std::string& dir, int64_t batc
       throw DataError(str("file '", data.info.path, "': split \"", split.name,
                           "\" has no text_bert (N, 3, L); --text-encoder needs MMSA token rows"));
     const int64_t len = split.text_bert_len;
-    auto rows = torch::from_blob(split.text_bert.data(), {split.n, 3, len}, torch::kInt32)
-                    .to(torch::kLong);
+    auto rows =
+        torch::from_blob(split.text_bert.data(), {split.n, 3, len}, torch::kInt32).to(torch::kLong);
     auto valid = rows.select(1, 1) != 0;
     SplitTensors& t = data.tensors[s];
     if (finetune) {

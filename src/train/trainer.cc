@@ -91,8 +91,9 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainSection& t, Model& model) {
   const bool adamw = t.optimizer == "adamw";
   auto options = [&](double lr) -> std::unique_ptr<torch::optim::OptimizerOptions> {
-    if (adamw) return std::make_unique<torch::optim::AdamWOptions>(
-        torch::optim::AdamWOptions(lr).weight_decay(t.weight_decay));
+    if (adamw)
+      return std::make_unique<torch::optim::AdamWOptions>(
+          torch::optim::AdamWOptions(lr).weight_decay(t.weight_decay));
     return std::make_unique<torch::optim::AdamOptions>(
         torch::optim::AdamOptions(lr).weight_decay(t.weight_decay));
   };
@@ -106,8 +107,7 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainSection& t, M
     groups.emplace_back(head, options(t.lr));
     groups.emplace_back(text, options(t.text_lr));
   }
-  if (adamw)
-    return std::make_unique<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(t.lr));
+  if (adamw) return std::make_unique<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(t.lr));
   return std::make_unique<torch::optim::Adam>(groups, torch::optim::AdamOptions(t.lr));
 }
 
@@ -209,7 +209,8 @@ nlohmann::json resolved_model_options(const ExperimentConfig& config) {
 std::shared_ptr<Model> build_model(const ExperimentConfig& config, const InputSpec& spec,
                                    int64_t seed) {
   torch::manual_seed(static_cast<uint64_t>(seed));
-  std::shared_ptr<Model> model = find_model(config.model).make(resolved_model_options(config), spec);
+  std::shared_ptr<Model> model =
+      find_model(config.model).make(resolved_model_options(config), spec);
   if (config.data.text_finetune) attach_text_encoder(*model, config.data.text_encoder, spec);
   return model;
 }
