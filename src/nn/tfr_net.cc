@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "nn/packed_rnn.h"
 #include "util/error.h"
 
 namespace robustmsa {
@@ -101,14 +102,13 @@ torch::Tensor CGateImpl::forward(const torch::Tensor& x, const torch::Tensor& va
   const int64_t t = x.size(1);
   // Valid frames first, in order (the MulT layout pads at the front, MMSA's at the end); the
   // result is pooled over valid frames only, so the order of the rest does not matter.
-  auto order = std::get<1>(torch::sort(valid.logical_not().to(torch::kInt), /*stable=*/true,
-                                       /*dim=*/1, /*descending=*/false));            // (B, T)
+  auto order = valid_first_order(valid);                                             // (B, T)
   auto xs = x.gather(1, order.unsqueeze(-1).expand_as(x));                           // (B, T, D)
   auto count = valid.sum(1);                                                         // (B)
   auto first = torch::arange(t, count.options()).unsqueeze(0) < count.unsqueeze(1);  // (B, T)
   // The GRU reads each row up to its last valid frame (packed), so the backward direction starts
   // at the row's real end; empty rows read one (zero) frame and are pooled to 0 below.
-  auto lengths = count.clamp_min(1).to(torch::kCPU, torch::kLong);  // (B)
+  auto lengths = sequence_lengths(valid);  // (B)
   auto packed = torch::nn::utils::rnn::pack_padded_sequence(xs, lengths, /*batch_first=*/true,
                                                             /*enforce_sorted=*/false);
   auto states = std::get<0>(gru_->forward_with_packed_input(packed));

@@ -11,7 +11,9 @@
 #include "nn/mctn_objective.h"
 #include "nn/misa.h"
 #include "nn/misa_objective.h"
+#include "nn/model.h"
 #include "nn/mult.h"
+#include "nn/packed_rnn.h"
 #include "nn/self_mm.h"
 #include "nn/self_mm_objective.h"
 #include "nn/tfn.h"
@@ -26,6 +28,85 @@ using test_util::tiny_spec;
 Batch batch_of(const InputSpec& spec, int64_t b, uint64_t seed) {
   return random_batch(spec, b, seed, /*pad_period=*/3, /*label_scale=*/2.0);
 }
+
+// The same rows with their padding moved from the end to the front (the MulT/CMU layout).
+Batch front_padded(const Batch& in) {
+  Batch out = in;
+  for (int m = 0; m < kNumModalities; ++m) {
+    const int64_t t = in.x[m].size(1);
+    out.x[m] = torch::zeros_like(in.x[m]);
+    out.valid[m] = torch::zeros_like(in.valid[m]);
+    for (int64_t i = 0; i < in.size(); ++i) {
+      const int64_t shift = t - in.valid[m][i].sum().item<int64_t>();
+      out.x[m][i] = torch::roll(in.x[m][i], shift, 0);
+      out.valid[m][i] = torch::roll(in.valid[m][i], shift, 0);
+    }
+  }
+  return out;
+}
+
+// ---- packed recurrent encoders ------------------------------------------------------------------
+
+TEST(PackedLstmTest, ReadsTheValidFramesInOrderWhereverThePaddingIs) {
+  torch::manual_seed(3);
+  torch::nn::LSTM lstm(torch::nn::LSTMOptions(4, 3).bidirectional(true).batch_first(true));
+  torch::NoGradGuard no_grad;
+  const int64_t t = 6;
+  auto lengths = torch::tensor({6, 4, 1, 0});
+  auto end_valid = torch::arange(t).unsqueeze(0) < lengths.unsqueeze(1);           // (4, 6)
+  auto front_valid = torch::arange(t).unsqueeze(0) >= (t - lengths).unsqueeze(1);  // (4, 6)
+  auto end_x = torch::randn({4, t, 4}) * end_valid.unsqueeze(-1);
+  auto front_x = torch::zeros_like(end_x);
+  for (int64_t i = 0; i < 4; ++i)
+    front_x[i] = torch::roll(end_x[i], t - lengths[i].item<int64_t>(), 0);
+  auto [end_out, end_h] = packed_lstm(*lstm, end_x, end_valid);
+  auto [front_out, front_h] = packed_lstm(*lstm, front_x, front_valid);
+  EXPECT_TRUE(torch::allclose(end_h, front_h, 1e-6, 1e-6)) << end_h << front_h;
+  for (int64_t i = 0; i < 3; ++i) {  // row 3 has no valid frame
+    const int64_t n = lengths[i].item<int64_t>();
+    EXPECT_TRUE(torch::allclose(end_out[i].narrow(0, 0, n), front_out[i].narrow(0, t - n, n),
+                                1e-6, 1e-6))
+        << "row " << i;
+    EXPECT_TRUE(torch::equal(front_out[i].narrow(0, 0, t - n), torch::zeros({t - n, 6})))
+        << "padding outputs are zero, row " << i;
+  }
+  // The last valid frame's forward output is the final forward state, also for front padding.
+  EXPECT_TRUE(torch::allclose(front_out.select(1, t - 1).narrow(1, 0, 3).narrow(0, 0, 3),
+                              front_h[0].narrow(0, 0, 3), 1e-6, 1e-6));
+  // A hole in the valid frames: the LSTM reads the frames on both sides as neighbours.
+  auto holed_valid = end_valid.clone();
+  holed_valid[0][2] = false;
+  auto holed_x = end_x * holed_valid.unsqueeze(-1);
+  auto squeezed = torch::cat({holed_x[0].narrow(0, 0, 2), holed_x[0].narrow(0, 3, 3)}).unsqueeze(0);
+  auto [holed_out, holed_h] = packed_lstm(*lstm, holed_x, holed_valid);
+  auto plain = std::get<0>(lstm->forward(squeezed));  // (1, 5, 6)
+  EXPECT_TRUE(torch::allclose(holed_out[0].index_select(0, torch::tensor({0, 1, 3, 4, 5})),
+                              plain[0], 1e-6, 1e-6));
+}
+
+// MISA, Self-MM and MCTN read every modality (MCTN: the text) with packed LSTMs, so moving the
+// padding from the end to the front must not change their predictions.
+class PaddingSideTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(PaddingSideTest, PredictionDoesNotDependOnWhereThePaddingIs) {
+  const InputSpec spec = tiny_spec(Task::kRegression);
+  const std::string name = GetParam();
+  nlohmann::json options = nlohmann::json::object();
+  if (name != "mctn") options["text_encoder"] = "lstm";
+  torch::manual_seed(5);
+  auto model = find_model(name).make(options, spec);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const Batch end = batch_of(spec, 5, 11);
+  const Batch front = front_padded(end);
+  ASSERT_FALSE(torch::equal(end.valid[kText], front.valid[kText]));
+  auto a = model->forward(end).prediction;
+  auto b = model->forward(front).prediction;
+  EXPECT_TRUE(torch::allclose(a, b, 1e-5, 1e-6)) << a << b;
+}
+
+INSTANTIATE_TEST_SUITE_P(Baselines, PaddingSideTest, ::testing::Values("misa", "self_mm", "mctn"),
+                         [](const auto& info) { return std::string(info.param); });
 
 // ---- TFN ----------------------------------------------------------------------------------------
 
