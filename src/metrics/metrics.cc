@@ -255,6 +255,51 @@ MetricMap iemocap_metrics(const std::vector<int>& pred_class, const std::vector<
   return m;
 }
 
+bool lower_is_better(const std::string& metric) { return metric == "MAE"; }
+
+namespace {
+
+// P(0 <= T <= x) for Student's t with df degrees of freedom, x >= 0: Simpson's rule on the density
+// (smooth and bounded; panels of at most 0.005 keep the error below 1e-10).
+double student_t_central_mass(double x, int df) {
+  const double nu = df;
+  const double log_norm =
+      std::lgamma((nu + 1) / 2) - std::lgamma(nu / 2) - 0.5 * std::log(nu * M_PI);
+  auto density = [&](double t) {
+    return std::exp(log_norm - (nu + 1) / 2 * std::log1p(t * t / nu));
+  };
+  const int panels = 2 * static_cast<int>(std::ceil(std::max(1000.0, 100 * x)));  // even
+  const double h = x / panels;
+  double sum = density(0) + density(x);
+  for (int i = 1; i < panels; ++i) sum += (i % 2 ? 4 : 2) * density(i * h);
+  return sum * h / 3;
+}
+
+}  // namespace
+
+double student_t_quantile(double p, int df) {
+  if (!(p > 0 && p < 1) || df < 1)
+    throw ConfigError(
+        str("student_t_quantile: expected p in (0, 1) and df >= 1, got p = ", p, ", df = ", df));
+  if (p == 0.5) return 0.0;
+  if (p < 0.5) return -student_t_quantile(1 - p, df);
+  const double target = p - 0.5;
+  // The mass grows with x; widen the bracket until it holds the target (df = 1, p = 0.9995 needs
+  // about 637).
+  double lo = 0, hi = 1;
+  while (student_t_central_mass(hi, df) < target) {
+    lo = hi;
+    hi *= 2;
+    if (hi > 1e6)
+      throw ConfigError(str("student_t_quantile: p = ", p, " is too close to 1 for df = ", df));
+  }
+  for (int i = 0; i < 60 && hi - lo > 1e-12 * hi; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (student_t_central_mass(mid, df) < target ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
 MeanStd mean_std(const std::vector<double>& values) {
   MeanStd out;
   out.n = static_cast<int>(values.size());

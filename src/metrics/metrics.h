@@ -33,7 +33,7 @@ MetricMap iemocap_metrics(const std::vector<int>& pred_class, const std::vector<
 double weighted_f1(const std::vector<int>& truth, const std::vector<int>& pred);
 double accuracy(const std::vector<int>& truth, const std::vector<int>& pred);
 double pearson(const std::vector<double>& a, const std::vector<double>& b);  // 0 if degenerate
-double round_half_even(double x);                                             // NumPy's round
+double round_half_even(double x);                                            // NumPy's round
 
 // Across seeds and conditions.
 struct MeanStd {
@@ -45,5 +45,13 @@ MeanStd mean_std(const std::vector<double>& values);
 // Area under the metric-vs-rate curve by the trapezoid rule, divided by the rate span (AUILC).
 // rates strictly increasing, same length as values, at least two points.
 double auilc(const std::vector<double>& rates, const std::vector<double>& values);
+
+// Whether a smaller value of the metric is better: MAE; every other metric here grows with quality.
+bool lower_is_better(const std::string& metric);
+
+// The p-quantile of Student's t distribution with df degrees of freedom, p in (0, 1), df >= 1
+// (e.g. 2.7764 for p = 0.975, df = 4): bisection on the CDF, whose density is integrated by
+// Simpson's rule; accurate to about 1e-9. ConfigError outside the domain.
+double student_t_quantile(double p, int df);
 
 }  // namespace robustmsa

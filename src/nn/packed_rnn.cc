@@ -18,8 +18,8 @@ std::pair<torch::Tensor, torch::Tensor> packed_lstm(torch::nn::LSTMImpl& lstm,
                                                     const torch::Tensor& x,
                                                     const torch::Tensor& valid) {
   namespace rnn = torch::nn::utils::rnn;
-  auto order = valid_first_order(valid);                           // (B, T)
-  auto xs = x.gather(1, order.unsqueeze(-1).expand_as(x));         // (B, T, D), valid frames first
+  auto order = valid_first_order(valid);                    // (B, T)
+  auto xs = x.gather(1, order.unsqueeze(-1).expand_as(x));  // (B, T, D), valid frames first
   auto packed = rnn::pack_padded_sequence(xs, sequence_lengths(valid), /*batch_first=*/true,
                                           /*enforce_sorted=*/false);
   auto [out, state] = lstm.forward_with_packed_input(packed);

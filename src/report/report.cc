@@ -437,6 +437,39 @@ struct Builder {
 
 }  // namespace
 
+namespace {
+
+// The paired statistics of `variant` − `reference` over the seeds both cells have (the two cells
+// belong to rows with the same expected seeds).
+PairedEntry paired_difference(const ReportCell& variant, const ReportCell& reference,
+                              const std::string& metric) {
+  std::vector<double> diff;
+  PairedEntry e;
+  for (size_t i = 0; i < variant.values.size() && i < reference.values.size(); ++i) {
+    if (!variant.values[i] || !reference.values[i]) continue;
+    const double d = *variant.values[i] - *reference.values[i];
+    diff.push_back(d);
+    if (d == 0)
+      ++e.ties;
+    else if ((d < 0) == lower_is_better(metric))
+      ++e.better;
+  }
+  const MeanStd stat = mean_std(diff);
+  e.n = stat.n;
+  e.mean = stat.mean;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  e.std = e.ci_low = e.ci_high = nan;
+  if (e.n >= 2) {
+    e.std = stat.std;
+    const double half = student_t_quantile(0.975, e.n - 1) * stat.std / std::sqrt(e.n);
+    e.ci_low = stat.mean - half;
+    e.ci_high = stat.mean + half;
+  }
+  return e;
+}
+
+}  // namespace
+
 Report build_report(const std::vector<RunResult>& all_runs, const std::optional<RunResult>& oracle,
                     const ReportOptions& options) {
   if (all_runs.empty()) throw DataError("report: no results to report (0 runs)");
@@ -740,6 +773,26 @@ Report build_report(const std::vector<RunResult>& all_runs, const std::optional<
     }
   }
 
+  // Paired differences against the first variant on the summary conditions.
+  std::vector<std::string> summary_keys;
+  for (const char* key : {kAvg, kComplete, kAuilc}) {
+    if (std::find(report.conditions.begin(), report.conditions.end(), key) !=
+        report.conditions.end())
+      summary_keys.push_back(key);
+  }
+  for (size_t v = 1; v < report.variants.size(); ++v) {
+    for (const std::string& c : summary_keys) {
+      for (const std::string& m : report.metrics) {
+        report.paired.push_back(paired_difference(b.cell(rows[v], c, m), b.cell(rows[0], c, m), m));
+        PairedEntry& e = report.paired.back();
+        e.variant = report.variants[v];
+        e.reference = report.variants[0];
+        e.condition = c;
+        e.metric = m;
+      }
+    }
+  }
+
   // What is missing, at the coarsest level that explains it.
   for (const ReportRow& row : rows) {
     for (int64_t seed : row.seeds) {
@@ -827,6 +880,37 @@ std::string format_cell(const ReportCell& cell, int decimals) {
   return s;
 }
 
+namespace {
+
+std::string signed_fixed(double v, int decimals) {
+  if (!std::isfinite(v)) return "—";
+  return (v >= 0 ? "+" : "−") + fixed(std::fabs(v), decimals);
+}
+
+std::string condition_header(const std::string& condition) {
+  return condition == kComplete ? "{l,a,v}" : condition;
+}
+
+std::string paired_interval(const PairedEntry& e, int decimals) {
+  if (e.n < 2) return "—";
+  return "[" + signed_fixed(e.ci_low, decimals) + ", " + signed_fixed(e.ci_high, decimals) + "]";
+}
+
+std::string paired_better(const PairedEntry& e) {
+  std::string s = str(e.better, " of ", e.n);
+  if (e.ties > 0) s += str(" (", e.ties, " tied)");
+  return s;
+}
+
+const char kPairedExplanation[] =
+    "Per seed, the variant's value minus the reference's on the same seed (seeds both have), "
+    "then the mean of these differences and its 95% confidence interval (Student t, n − 1 "
+    "degrees of freedom). *Better on* counts the seeds on which the variant is better (lower for "
+    "MAE, higher for every other metric). An interval that contains 0 means these seeds do not "
+    "separate the two.";
+
+}  // namespace
+
 std::string format_terminal_table(const Report& r) {
   std::ostringstream out;
   out << "suite " << r.suite << " · task " << r.task << " · split " << r.split << " · seeds "
@@ -843,6 +927,19 @@ std::string format_terminal_table(const Report& r) {
       grid.push_back(std::move(line));
     }
     out << "\n" << t.title << " — " << t.metric << "\n";
+    out << format_text_grid(grid, 2);
+  }
+  if (!r.paired.empty()) {
+    const std::string& metric = r.metrics.front();
+    out << "\nPaired against " << r.paired.front().reference << " — " << metric
+        << " (variant − reference per seed):\n";
+    std::vector<std::vector<std::string>> grid = {
+        {"variant", "condition", "mean", "95% CI", "better on"}};
+    for (const PairedEntry& e : r.paired) {
+      if (e.metric != metric) continue;
+      grid.push_back({e.variant, condition_header(e.condition), signed_fixed(e.mean, r.decimals),
+                      paired_interval(e, r.decimals), paired_better(e)});
+    }
     out << format_text_grid(grid, 2);
   }
   if (r.reported) out << format_reported_terminal(*r.reported);
@@ -939,6 +1036,18 @@ std::string format_markdown(const Report& r, const std::string& plot_note) {
           << seeds_column(row) << " |";
       for (const ReportCell& c : row.cells) out << " " << format_cell(c, r.decimals) << " |";
       out << "\n";
+    }
+  }
+  if (!r.paired.empty()) {
+    out << "\n## Paired differences against `" << markdown_escape(r.paired.front().reference)
+        << "`\n\n"
+        << kPairedExplanation << "\n\n"
+        << "| variant | condition | metric | mean difference | 95% CI | better on |\n"
+        << "|---|---|---|---:|---:|---:|\n";
+    for (const PairedEntry& e : r.paired) {
+      out << "| " << markdown_escape(e.variant) << " | " << condition_header(e.condition) << " | "
+          << e.metric << " | " << signed_fixed(e.mean, r.decimals) << " | "
+          << paired_interval(e, r.decimals) << " | " << paired_better(e) << " |\n";
     }
   }
   if (r.reported) out << format_reported_markdown(*r.reported);
@@ -1049,6 +1158,19 @@ json report_to_json(const Report& r) {
                        {"metric", m.metric},
                        {"what", m.what}});
   }
+  json paired = json::array();
+  for (const PairedEntry& e : r.paired) {
+    paired.push_back({{"variant", e.variant},
+                      {"reference", e.reference},
+                      {"condition", e.condition},
+                      {"metric", e.metric},
+                      {"n", e.n},
+                      {"mean", number_or_null(e.mean)},
+                      {"std", number_or_null(e.std)},
+                      {"ci95", {number_or_null(e.ci_low), number_or_null(e.ci_high)}},
+                      {"better", e.better},
+                      {"ties", e.ties}});
+  }
   json out = {{"format", kReportFormat},
               {"suite", r.suite},
               {"task", r.task},
@@ -1064,6 +1186,11 @@ json report_to_json(const Report& r) {
               {"tables", std::move(tables)},
               {"summary", std::move(summary)},
               {"missing", std::move(missing)},
+              {"paired", std::move(paired)},
+              {"paired_definition",
+               "per seed variant minus reference (the first variant) over the seeds both have; "
+               "mean, sample std, 95% Student-t interval of the mean; better = seeds on which the "
+               "variant is better (lower MAE, higher otherwise)"},
               {"notes", r.notes},
               {"discussion", r.discussion},
               {"metric_definitions", "docs/metrics.md"},

@@ -154,6 +154,23 @@ struct MissingEntry {
   std::string what;  // human-readable reason
 };
 
+// One variant against the report's first variant (the reference) on one metric of one summary
+// condition (paper: Avg and complete; mmsa: AUILC), over the seeds both have: per seed the
+// difference variant − reference, then its mean and the 95% Student-t interval of that mean.
+struct PairedEntry {
+  std::string variant;
+  std::string reference;
+  std::string condition;
+  std::string metric;
+  int n = 0;            // seeds with a value for both
+  double mean = 0.0;    // mean difference (NaN when n == 0)
+  double std = 0.0;     // sample std (n - 1) of the differences; NaN when n < 2
+  double ci_low = 0.0;  // mean ∓ t(0.975, n - 1) · std / √n; NaN when n < 2
+  double ci_high = 0.0;
+  int better = 0;  // seeds on which the variant is better (lower for MAE, higher otherwise)
+  int ties = 0;    // seeds with equal values
+};
+
 // The frame / rate / MR curve of a suite, for plotting.
 struct ReportCurve {
   std::string id;        // file stem: "frame_curve", "rate_curve", "mr_curve"
@@ -180,6 +197,9 @@ struct Report {
   std::optional<ReportCurve> curve;
   std::vector<SummaryEntry> summary;
   std::vector<MissingEntry> missing;
+  // Every other variant against the first, per table metric and summary condition; empty with
+  // fewer than two variants.
+  std::vector<PairedEntry> paired;
   std::vector<std::string> notes;  // warnings: mixed data files or mask seeds, runs left out...
   // The author's reading of the results (Markdown, e.g. why a variant wins or loses), shown under
   // "Discussion" in report.md and kept in report.json. Empty: no such section.

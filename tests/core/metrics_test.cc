@@ -198,6 +198,27 @@ TEST(MeanStd, SampleStandardDeviation) {
   EXPECT_TRUE(std::isnan(none.mean));
 }
 
+TEST(StudentT, QuantilesMatchScipy) {
+  // scipy.stats.t.ppf(p, df), SciPy 1.x.
+  const struct {
+    double p;
+    int df;
+    double want;
+  } cases[] = {{0.975, 1, 12.706204736174694},   {0.975, 2, 4.302652729749462},
+               {0.975, 4, 2.7764451051977934},   {0.975, 19, 2.0930240544083087},
+               {0.975, 100, 1.9839715185235518}, {0.995, 7, 3.4994832973504924},
+               {0.9995, 1, 636.6192487687897},   {0.6, 3, 0.2766706623326898}};
+  for (const auto& c : cases) {
+    EXPECT_NEAR(student_t_quantile(c.p, c.df), c.want, 1e-7 * c.want) << c.p << " " << c.df;
+    EXPECT_NEAR(student_t_quantile(1 - c.p, c.df), -c.want, 1e-7 * c.want);
+  }
+  EXPECT_EQ(student_t_quantile(0.5, 3), 0.0);
+  EXPECT_THROW(student_t_quantile(1.0, 3), ConfigError);
+  EXPECT_THROW(student_t_quantile(0.9, 0), ConfigError);
+  EXPECT_TRUE(lower_is_better("MAE"));
+  EXPECT_FALSE(lower_is_better("Non0_F1_score"));
+}
+
 TEST(Auilc, TrapezoidOverSpan) {
   EXPECT_NEAR(auilc({0.0, 0.5, 1.0}, {1.0, 0.5, 0.0}), 0.5, 1e-12);
   // Uneven spacing: area 0.1 * (0.8 + 0.6) / 2 + 0.8 * (0.6 + 0.2) / 2 = 0.39 over span 0.9.

@@ -254,6 +254,63 @@ TEST(BuildReport, DiscussionSectionOnlyWhenGiven) {
   EXPECT_EQ(report_to_json(r).at("discussion"), r.discussion);
 }
 
+const PairedEntry& paired(const Report& r, const std::string& condition,
+                          const std::string& metric) {
+  for (const PairedEntry& e : r.paired) {
+    if (e.condition == condition && e.metric == metric) return e;
+  }
+  throw std::runtime_error("no paired entry " + condition + " " + metric);
+}
+
+TEST(BuildReport, PairedDifferencesAgainstTheFirstVariant) {
+  const Report r = build_report(fake_runs(), std::nullopt, ReportOptions{});
+  ASSERT_FALSE(r.paired.empty());
+  // Avg: umdf 0.625 + 0.01 k, mult 0.45 + 0.03 k, but mult has no Avg on seed 1113 ({a} lacks):
+  // differences 0.175, 0.155 on two seeds; t(0.975, 1) = 12.7062 (scipy.stats.t.ppf).
+  const PairedEntry& avg = paired(r, "Avg", "Non0_F1_score");
+  EXPECT_EQ(avg.variant, "umdf");
+  EXPECT_EQ(avg.reference, "mult");
+  EXPECT_EQ(avg.n, 2);
+  EXPECT_NEAR(avg.mean, 0.165, 1e-12);
+  EXPECT_NEAR(avg.std, 0.02 / std::sqrt(2.0), 1e-12);
+  EXPECT_NEAR(avg.ci_high - avg.mean, 12.706204736174694 * 0.01, 1e-8);
+  EXPECT_NEAR(avg.mean - avg.ci_low, 12.706204736174694 * 0.01, 1e-8);
+  EXPECT_EQ(avg.better, 2);
+  // Complete: 0.8 + 0.01 k against 0.52 + 0.03 k: 0.28, 0.26, 0.24; t(0.975, 2) = 4.302653.
+  const PairedEntry& complete = paired(r, "complete", "Non0_F1_score");
+  EXPECT_EQ(complete.n, 3);
+  EXPECT_NEAR(complete.mean, 0.26, 1e-12);
+  EXPECT_NEAR(complete.ci_high, 0.26 + 4.302652729749462 * 0.02 / std::sqrt(3.0), 1e-8);
+  // MAE: lower is better, so umdf's smaller values count as better.
+  const PairedEntry& mae = paired(r, "Avg", "MAE");
+  EXPECT_NEAR(mae.mean, -0.315, 1e-12);
+  EXPECT_EQ(mae.better, 2);
+  // A metric in no file: no pairs, no interval.
+  const PairedEntry& corr = paired(r, "Avg", "Corr");
+  EXPECT_EQ(corr.n, 0);
+  EXPECT_TRUE(std::isnan(corr.ci_low));
+
+  const std::string md = format_markdown(r, "");
+  EXPECT_NE(md.find("## Paired differences against `mult`"), std::string::npos) << md;
+  EXPECT_NE(md.find("| umdf | Avg | Non0_F1_score | +0.1650 | [+0.0379, +0.2921] | 2 of 2 |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| umdf | {l,a,v} | MAE |"), std::string::npos) << md;
+  const std::string term = format_terminal_table(r);
+  EXPECT_NE(term.find("Paired against mult — Non0_F1_score"), std::string::npos) << term;
+  const auto j = report_to_json(r).at("paired");
+  ASSERT_EQ(j.size(), r.paired.size());
+  EXPECT_EQ(j[0].at("reference"), "mult");
+
+  // One variant: nothing to pair.
+  std::vector<RunResult> one;
+  for (const RunResult& run : fake_runs())
+    if (run.variant == "umdf") one.push_back(run);
+  const Report single = build_report(one, std::nullopt, ReportOptions{});
+  EXPECT_TRUE(single.paired.empty());
+  EXPECT_EQ(format_markdown(single, "").find("Paired differences"), std::string::npos);
+}
+
 TEST(BuildReport, MmsaSuiteAuilcPerSeed) {
   std::vector<RunResult> runs;
   for (int k = 0; k < 3; ++k) {

@@ -64,8 +64,8 @@ TEST(PackedLstmTest, ReadsTheValidFramesInOrderWhereverThePaddingIs) {
   EXPECT_TRUE(torch::allclose(end_h, front_h, 1e-6, 1e-6)) << end_h << front_h;
   for (int64_t i = 0; i < 3; ++i) {  // row 3 has no valid frame
     const int64_t n = lengths[i].item<int64_t>();
-    EXPECT_TRUE(torch::allclose(end_out[i].narrow(0, 0, n), front_out[i].narrow(0, t - n, n),
-                                1e-6, 1e-6))
+    EXPECT_TRUE(
+        torch::allclose(end_out[i].narrow(0, 0, n), front_out[i].narrow(0, t - n, n), 1e-6, 1e-6))
         << "row " << i;
     EXPECT_TRUE(torch::equal(front_out[i].narrow(0, 0, t - n), torch::zeros({t - n, 6})))
         << "padding outputs are zero, row " << i;
