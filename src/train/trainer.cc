@@ -125,21 +125,39 @@ std::vector<Condition> selection_conditions(const std::string& select_on) {
   return out;
 }
 
-// First top-level difference between two configs, for the resume check.
-std::string first_difference(const nlohmann::json& a, const nlohmann::json& b) {
+// Dotted path of the first difference between two JSON values ("config.train.epochs"), "" when
+// they are equal; objects are compared key by key, anything else as a whole. A differing "name"
+// is reported before the other keys (another model explains all its other options).
+std::string first_difference(const nlohmann::json& a, const nlohmann::json& b,
+                             const std::string& prefix = "") {
+  auto path = [&](const std::string& key) { return prefix.empty() ? key : prefix + "." + key; };
+  if (!a.is_object() || !b.is_object()) return a == b ? "" : prefix;
+  if (a.contains("name") && b.contains("name") && a["name"] != b["name"]) return path("name");
   for (auto it = a.begin(); it != a.end(); ++it) {
-    if (!b.contains(it.key())) return it.key();
-    if (it.value().is_object() && b[it.key()].is_object()) {
-      for (auto jt = it.value().begin(); jt != it.value().end(); ++jt)
-        if (!b[it.key()].contains(jt.key()) || b[it.key()][jt.key()] != jt.value())
-          return it.key() + "." + jt.key();
-    } else if (it.value() != b[it.key()]) {
-      return it.key();
-    }
+    if (!b.contains(it.key())) return path(it.key());
+    std::string d = first_difference(it.value(), b[it.key()], path(it.key()));
+    if (!d.empty()) return d;
   }
   for (auto it = b.begin(); it != b.end(); ++it)
-    if (!a.contains(it.key())) return it.key();
+    if (!a.contains(it.key())) return path(it.key());
   return "";
+}
+
+// Throws ConfigError when `saved` (a run's stored description: variant, seed, resolved config,
+// input, data) differs from `now`, naming the first differing key and both values.
+void require_same_run(const nlohmann::json& saved, const nlohmann::json& now,
+                      const std::string& what) {
+  std::string diff = first_difference(saved, now);
+  if (diff.empty()) return;
+  std::string pointer = "/" + diff;  // "config.model" -> "/config/model"
+  std::replace(pointer.begin(), pointer.end(), '.', '/');
+  const nlohmann::json::json_pointer at(pointer);
+  auto shown = [&](const nlohmann::json& j) {
+    std::string text = j.contains(at) ? j[at].dump() : std::string("nothing");
+    return text.size() > 160 ? text.substr(0, 157) + "..." : text;
+  };
+  throw ConfigError(str(what, " was made with a different '", diff, "' (saved ", shown(saved),
+                        ", now ", shown(now), "); expected the same configuration, data and seed"));
 }
 
 struct Selection {
@@ -249,6 +267,23 @@ RunResult train_run(const ExperimentConfig& config, const std::string& variant, 
                                {"sha256", data.info.sha256},
                                {"layout", layout_name(data.info.layout)}}}};
 
+  // A finished run is read, not trained again, but only when it is the run asked for: results
+  // from another configuration, data file or seed in this directory are an error, not a result.
+  if (resume && fs::exists(results_path)) {
+    const std::string info_path = (fs::path(run_dir) / "config.json").string();
+    nlohmann::json saved;
+    try {
+      saved = nlohmann::json::parse(read_file(info_path));
+    } catch (const nlohmann::json::exception& e) {
+      throw DataError(str("run config '", info_path, "': invalid JSON (", e.what(),
+                          "); expected the description of the finished run in '", run_dir, "'"));
+    }
+    require_same_run(saved, run_info, str("finished run '", run_dir, "'"));
+    std::fprintf(stderr, "%s seed %ld: already finished, reading %s\n", variant.c_str(),
+                 static_cast<long>(seed), results_path.c_str());
+    return read_results(results_path);
+  }
+
   std::shared_ptr<Model> model = build_model(config, data.spec, seed);
   auto optimizer = make_optimizer(tc, *model);
 
@@ -260,19 +295,7 @@ RunResult train_run(const ExperimentConfig& config, const std::string& variant, 
   if (resume && fs::exists(ckpt_path)) {
     Checkpoint ckpt = read_checkpoint(ckpt_path);
     const nlohmann::json& saved = ckpt.meta.at("run");
-    std::string diff = first_difference(saved, run_info);
-    if (!diff.empty()) {
-      std::string pointer = "/" + diff;  // "config.model" -> "/config/model"
-      std::replace(pointer.begin(), pointer.end(), '.', '/');
-      const nlohmann::json::json_pointer at(pointer);
-      auto shown = [&](const nlohmann::json& j) {
-        std::string text = j.contains(at) ? j[at].dump() : std::string("nothing");
-        return text.size() > 160 ? text.substr(0, 157) + "..." : text;
-      };
-      throw ConfigError(str("--resume: checkpoint '", ckpt_path, "' was made with a different '",
-                            diff, "' (saved ", shown(saved), ", now ", shown(run_info),
-                            "); expected the same configuration, data and seed"));
-    }
+    require_same_run(saved, run_info, str("--resume: checkpoint '", ckpt_path, "'"));
     load_state(*model, ckpt.model, "checkpoint '" + ckpt_path + "'");
     load_optimizer(*optimizer, ckpt.optimizer_bytes, "checkpoint '" + ckpt_path + "'");
     best = ckpt.best;

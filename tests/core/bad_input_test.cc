@@ -676,7 +676,9 @@ std::vector<Case> catalogue() {
        },
        "train --data {data} --model umdf --out {dir}/out --resume" + std::string(kTrainTiny),
        2,
-       {"checkpoint '{dir}/out/seed_1111/checkpoint.pt'", "config.model"},
+       {"checkpoint '{dir}/out/seed_1111/checkpoint.pt'",
+        "a different 'config.model.name' (saved "
+        "\"lf_dnn\", now \"umdf\")"},
        nullptr});
   c.push_back(
       {"resume_with_other_input_dims",
@@ -686,7 +688,8 @@ std::vector<Case> catalogue() {
        },
        "train --data {other} --model umdf --out {dir}/out --resume" + std::string(kTrainTiny),
        2,
-       {"checkpoint '{dir}/out/seed_1111/checkpoint.pt'", "a different 'config.data'", "{other}"},
+       {"checkpoint '{dir}/out/seed_1111/checkpoint.pt'", "a different 'config.data.path'",
+        "{other}"},
        nullptr});
   c.push_back({"checkpoint_truncated",
                [](const Env& e) {

@@ -247,6 +247,18 @@ TEST_F(Cli, EvalPredictAndCompare) {
           out);
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("already finished"), std::string::npos) << r.output;
+  // ... but a finished run of another configuration is an error, not a result to reuse.
+  r = run("compare --data " + data_ +
+          " --models umdf --seeds 2 --threads 1 --set model.width=8"
+          " --set model.heads=2 --set train.batch_size=32 --set train.epochs=3 --out " +
+          out);
+  EXPECT_NE(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("finished run '" + out +
+                          "/umdf/seed_1111' was made with a different "
+                          "'config.train.epochs' (saved 2, now 3)"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(r.output.find("already finished"), std::string::npos) << r.output;
   // Another suite on the same runs.
   r = run("eval --run " + out + "/umdf --suite mmsa");
   ASSERT_EQ(r.code, 0) << r.output;

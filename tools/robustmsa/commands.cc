@@ -424,13 +424,7 @@ Runner add_compare(CLI::App& app) {
     for (std::size_t i = 0; i < variants.size(); ++i) {
       for (int64_t seed : configs[i].train.seeds) {
         std::string dir = seed_dir((fs::path(f->out) / slug(variants[i].label)).string(), seed);
-        std::string done = (fs::path(dir) / "results.json").string();
-        if (fs::exists(done)) {
-          std::fprintf(stderr, "%s seed %ld: already finished, reading %s\n",
-                       variants[i].label.c_str(), static_cast<long>(seed), done.c_str());
-          results.push_back(read_results(done));
-          continue;
-        }
+        // resume: a finished run of the same configuration is read, an interrupted one goes on.
         results.push_back(
             train_run(configs[i], variants[i].label, seed, data, dir, /*resume=*/true));
       }
