@@ -260,7 +260,7 @@ bool lower_is_better(const std::string& metric) { return metric == "MAE"; }
 namespace {
 
 // P(0 <= T <= x) for Student's t with df degrees of freedom, x >= 0: Simpson's rule on the density
-// (smooth and bounded; panels of at most 0.005 keep the error below 1e-10).
+// (smooth and bounded; panels of at most 0.005 wide).
 double student_t_central_mass(double x, int df) {
   const double nu = df;
   const double log_norm =
