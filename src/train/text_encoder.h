@@ -7,8 +7,7 @@
 // Usage:
 //   robustmsa::TextEncoder enc = robustmsa::load_text_encoder("models/all-MiniLM-L6-v2");
 //   torch::Tensor tb = robustmsa::tokenize_texts(enc, {"it was really good"}, 50);  // (1, 3, 50)
-//   torch::Tensor h = robustmsa::encode_token_rows(enc, tb, 64);                     // (1, 50,
-//   384)
+//   torch::Tensor h = robustmsa::encode_token_rows(enc, tb, 64);  // (1, 50, 384)
 #pragma once
 
 #include <torch/types.h>

@@ -143,6 +143,17 @@ std::string first_difference(const nlohmann::json& a, const nlohmann::json& b,
   return "";
 }
 
+// The stored description of the run in run_dir (its config.json: variant, seed, resolved config,
+// input, data). DataError naming the file when it is missing or not JSON.
+nlohmann::json read_run_info(const std::string& run_dir) {
+  const std::string path = (fs::path(run_dir) / "config.json").string();
+  try {
+    return nlohmann::json::parse(read_file(path));
+  } catch (const nlohmann::json::exception& e) {
+    throw DataError(str("run config '", path, "': invalid JSON (", e.what(), ")"));
+  }
+}
+
 // Throws ConfigError when `saved` (a run's stored description: variant, seed, resolved config,
 // input, data) differs from `now`, naming the first differing key and both values.
 void require_same_run(const nlohmann::json& saved, const nlohmann::json& now,
@@ -270,15 +281,7 @@ RunResult train_run(const ExperimentConfig& config, const std::string& variant, 
   // A finished run is read, not trained again, but only when it is the run asked for: results
   // from another configuration, data file or seed in this directory are an error, not a result.
   if (resume && fs::exists(results_path)) {
-    const std::string info_path = (fs::path(run_dir) / "config.json").string();
-    nlohmann::json saved;
-    try {
-      saved = nlohmann::json::parse(read_file(info_path));
-    } catch (const nlohmann::json::exception& e) {
-      throw DataError(str("run config '", info_path, "': invalid JSON (", e.what(),
-                          "); expected the description of the finished run in '", run_dir, "'"));
-    }
-    require_same_run(saved, run_info, str("finished run '", run_dir, "'"));
+    require_same_run(read_run_info(run_dir), run_info, str("finished run '", run_dir, "'"));
     std::fprintf(stderr, "%s seed %ld: already finished, reading %s\n", variant.c_str(),
                  static_cast<long>(seed), results_path.c_str());
     return read_results(results_path);
@@ -562,12 +565,7 @@ RunResult train_run(const ExperimentConfig& config, const std::string& variant, 
 
 LoadedRun read_run_config(const std::string& run_dir) {
   const std::string path = (fs::path(run_dir) / "config.json").string();
-  nlohmann::json info;
-  try {
-    info = nlohmann::json::parse(read_file(path));
-  } catch (const nlohmann::json::exception& e) {
-    throw DataError(str("run config '", path, "': invalid JSON (", e.what(), ")"));
-  }
+  const nlohmann::json info = read_run_info(run_dir);
   LoadedRun run;
   try {
     run.variant = info.at("variant").get<std::string>();
