@@ -13,9 +13,7 @@
 //  * the number of Values created is capped (kMaxObjects), in addition to the file-size bound.
 #include "io/pickle.h"
 
-#include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -33,6 +31,7 @@
 #include "io/pickle_codec.h"
 #include "io/pickle_numpy.h"
 #include "util/error.h"
+#include "util/fs.h"
 
 namespace robustmsa::pickle {
 namespace {
@@ -193,13 +192,13 @@ std::string printable(std::string_view s, std::size_t max = 80) {
   return out;
 }
 
-// Owner of a read-only file mapping. Used as the shared_ptr deleter so that release_source()
-// can recognise (std::get_deleter) that an array points into a mapping.
+// Owner of a read-only file mapping (util/fs.h map_file), unmapped when the last value pointing
+// into it goes. Used as the shared_ptr deleter so that release_source() can recognise
+// (std::get_deleter) that an array points into a mapping.
 struct MappingDeleter {
   std::size_t length = 0;
-  void operator()(const void* addr) const {
-    if (addr != nullptr) ::munmap(const_cast<void*>(addr), length);
-  }
+  std::shared_ptr<MappedFile> file;
+  void operator()(const void*) const {}  // the mapping goes with `file`
 };
 
 // Per-Value facts the machine needs beyond the public Value fields. Entries hold their Value, so
@@ -1753,48 +1752,14 @@ ValuePtr parse(const uint8_t* data, std::size_t size, const std::string& name) {
 }
 
 ValuePtr load_file(const std::string& path) {
-  // O_NONBLOCK: opening a FIFO would otherwise wait for a writer; fstat below then refuses it.
-  // It changes nothing for regular files.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
-    const int err = errno;
-    if (err == ENOENT) {
-      throw DataError(str("file '", path, "': does not exist; expected a pickle file"));
-    }
-    throw DataError(str("file '", path, "': cannot open: ", std::strerror(err)));
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    throw DataError(str("file '", path, "': cannot stat: ", std::strerror(err)));
-  }
-  if (S_ISDIR(st.st_mode)) {
-    ::close(fd);
-    throw DataError(str("file '", path, "': is a directory; expected a pickle file"));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw DataError(str("file '", path, "': is not a regular file; expected a pickle file"));
-  }
-  if (st.st_size == 0) {
-    ::close(fd);
-    throw DataError(str("file '", path, "': is empty; expected a pickle file"));
-  }
-  const auto size = static_cast<std::size_t>(st.st_size);
-  void* addr = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  if (addr == MAP_FAILED) {
-    const int err = errno;
-    ::close(fd);
-    throw DataError(str("file '", path, "': cannot map ", size, " bytes: ", std::strerror(err)));
-  }
-  std::shared_ptr<const void> mapping(addr, MappingDeleter{size});
+  auto file = std::make_shared<MappedFile>(map_file(path, "a pickle file", /*keep_open=*/true));
+  const std::shared_ptr<const void> mapping(file->data(), MappingDeleter{file->size(), file});
   // The descriptor stays open while parsing: payloads that must be copied are read with pread().
   struct CloseOnExit {
-    int fd;
-    ~CloseOnExit() { ::close(fd); }
-  } closer{fd};
-  Machine m(static_cast<const uint8_t*>(addr), size, path, mapping, fd);
+    MappedFile& file;
+    ~CloseOnExit() { file.close_fd(); }
+  } closer{*file};
+  Machine m(file->data(), file->size(), path, mapping, file->fd());
   return m.run();
 }
 

@@ -83,7 +83,7 @@ int64_t TensorView::numel() const {
 }
 
 File File::open(const std::string& path) {
-  auto mapping = std::make_shared<MappedFile>(map_file(path));
+  auto mapping = std::make_shared<MappedFile>(map_file(path, "a safetensors file"));
   File f;
   f.path_ = path;
   const uint8_t* bytes = mapping->data();

@@ -18,6 +18,7 @@
 #endif
 
 #include "util/error.h"
+#include "util/hash.h"
 
 namespace robustmsa {
 
@@ -73,14 +74,6 @@ ROBUSTMSA_ROW_INLINE void transpose(const float* __restrict src, float* __restri
 }
 
 // ---- dropout mask -----------------------------------------------------------------------------
-
-// SplitMix64 output at position `counter` of the stream that starts at `seed`.
-ROBUSTMSA_ROW_INLINE uint64_t splitmix64(uint64_t seed, uint64_t counter) {
-  uint64_t z = seed + (counter + 1) * 0x9E3779B97F4A7C15ull;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
 
 // Counter-based keep mask, so that backward recomputes exactly the bits forward used without
 // storing a mask: row r (flat (b, h, i)) gets a 32-bit key from SplitMix64(seed, r), and element

@@ -16,9 +16,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -37,6 +35,7 @@
 #endif
 
 #include "util/error.h"
+#include "util/process.h"
 
 namespace robustmsa {
 
@@ -326,10 +325,6 @@ int free_port() {
   ::close(fd);
   return ntohs(a.sin_port);
 }
-
-int exit_code(int status) {
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
 }  // namespace
 
 int launch_local(int64_t nproc, const std::vector<std::string>& args) {
@@ -338,45 +333,35 @@ int launch_local(int64_t nproc, const std::vector<std::string>& args) {
       std::getenv("MASTER_PORT") ? env_int("MASTER_PORT", 0, 1, 65535) : free_port();
   std::vector<pid_t> pids;
   for (int64_t r = 0; r < nproc; ++r) {
-    pid_t pid = ::fork();
-    if (pid < 0) {
-      for (pid_t p : pids) ::kill(p, SIGTERM);
-      throw RunError(str("--nproc: fork() of rank ", r, " failed: ", std::strerror(errno)));
+    ProcessSpec p;
+    p.argv = args;
+    p.program = "/proc/self/exe";
+    p.die_with_parent = true;  // a rank dies with its launcher (like torchrun's)
+    p.env = {{"RANK", std::to_string(r)},
+             {"LOCAL_RANK", std::to_string(r)},
+             {"WORLD_SIZE", std::to_string(nproc)},
+             {"MASTER_ADDR", "127.0.0.1"},
+             {"MASTER_PORT", std::to_string(port)}};
+    try {
+      pids.push_back(start_process(p));
+    } catch (const RunError& e) {
+      for (pid_t q : pids) ::kill(q, SIGTERM);
+      throw RunError(str("--nproc: rank ", r, ": ", e.what()));
     }
-    if (pid == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a rank dies with its launcher (like torchrun's)
-      ::setenv("RANK", std::to_string(r).c_str(), 1);
-      ::setenv("LOCAL_RANK", std::to_string(r).c_str(), 1);
-      ::setenv("WORLD_SIZE", std::to_string(nproc).c_str(), 1);
-      ::setenv("MASTER_ADDR", "127.0.0.1", 1);
-      ::setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
-      std::vector<char*> argv;
-      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      ::execv("/proc/self/exe", argv.data());
-      std::fprintf(stderr, "robustmsa: --nproc: exec of rank %ld failed: %s\n",
-                   static_cast<long>(r), std::strerror(errno));
-      ::_exit(127);
-    }
-    pids.push_back(pid);
   }
   std::fprintf(stderr, "launched %ld ranks on 127.0.0.1:%ld\n", static_cast<long>(nproc),
                static_cast<long>(port));
   int first_failure = 0;
   std::size_t running = pids.size();
   while (running > 0) {
-    int status = 0;
-    pid_t pid = ::waitpid(-1, &status, 0);
-    if (pid < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
+    int code = 0;
+    const pid_t pid = wait_any_process(&code);
+    if (pid < 0) break;
     auto it = std::find(pids.begin(), pids.end(), pid);
     if (it == pids.end()) continue;
     const long rank = static_cast<long>(it - pids.begin());
     *it = -1;
     --running;
-    int code = exit_code(status);
     if (code != 0 && first_failure == 0) {
       first_failure = code;
       std::fprintf(stderr, "robustmsa: rank %ld exited with code %d; stopping the other ranks\n",

@@ -21,6 +21,7 @@
 #include <utility>
 
 #include "util/error.h"
+#include "util/fault.h"
 
 namespace robustmsa {
 namespace {
@@ -54,58 +55,12 @@ class TempFile {
   bool released_ = false;
 };
 
-// The fault-injection point of ROBUSTMSA_FAULT_KILL (see fs.h) that applies to this write of
-// `path`, if any.
-struct KillPoint {
-  enum Kind { kBytes, kRename, kDone } kind = kBytes;
-  std::size_t bytes = 0;
-};
-
-std::optional<KillPoint> kill_point_for(const std::string& path) {
-  const char* env = std::getenv("ROBUSTMSA_FAULT_KILL");
-  if (env == nullptr || *env == '\0') return std::nullopt;
-  const std::string spec = env;
-  const auto bad = [&]() {
-    return UsageError(str("environment variable ROBUSTMSA_FAULT_KILL='", spec,
-                          "': expected NAME:N:POINT with N >= 1 and POINT a byte count, "
-                          "'rename' or 'done'"));
-  };
-  const auto c2 = spec.rfind(':');
-  const auto c1 = c2 == std::string::npos || c2 == 0 ? std::string::npos : spec.rfind(':', c2 - 1);
-  if (c1 == std::string::npos || c1 == 0) throw bad();
-  const std::string name = spec.substr(0, c1), nth = spec.substr(c1 + 1, c2 - c1 - 1),
-                    point = spec.substr(c2 + 1);
-  const auto is_count = [](const std::string& t) {
-    return !t.empty() && t.size() < 19 && t.find_first_not_of("0123456789") == std::string::npos;
-  };
-  if (!is_count(nth) || std::stoll(nth) < 1) throw bad();
-  KillPoint kp;
-  if (point == "rename") {
-    kp.kind = KillPoint::kRename;
-  } else if (point == "done") {
-    kp.kind = KillPoint::kDone;
-  } else if (is_count(point)) {
-    kp.bytes = static_cast<std::size_t>(std::stoull(point));
-  } else {
-    throw bad();
-  }
-  const auto slash = path.find_last_of('/');
-  if (path.substr(slash == std::string::npos ? 0 : slash + 1) != name) return std::nullopt;
-  static std::mutex mutex;
-  static std::map<std::string, long long> writes;  // per file name, in this process
-  std::lock_guard<std::mutex> lock(mutex);
-  if (++writes[name] != std::stoll(nth)) return std::nullopt;
-  return kp;
-}
-
-[[noreturn]] void kill_self() {
-  ::kill(::getpid(), SIGKILL);
-  ::_exit(137);  // not reached
-}
-
 }  // namespace
 
 namespace {
+
+using fault::kill_self;
+using fault::KillPoint;
 
 // Temporaries of `path` are "<path>.<host>.<pid>.tmp": one per process (concurrent writers of one
 // file must not rename each other's temporary away) and per host (run directories may live on a
@@ -153,7 +108,7 @@ std::string atomic_temp_path(const std::string& path) {
 
 void write_file_atomic(const std::string& path, const std::string& content) {
   if (path.empty()) throw RunError("write_file_atomic: empty path");
-  const std::optional<KillPoint> fault = kill_point_for(path);
+  const std::optional<KillPoint> kill = fault::kill_point_for(path);
   // One temporary name per process: concurrent writers of one file (sweep cells writing their
   // group's report) must not rename each other's temporary away.
   const std::string tmp = atomic_temp_path(path);
@@ -175,8 +130,8 @@ void write_file_atomic(const std::string& path, const std::string& content) {
       written += static_cast<size_t>(n);
     }
   };
-  if (fault && fault->kind == KillPoint::kBytes) {
-    write_until(std::min(fault->bytes, content.size()));
+  if (kill && kill->kind == KillPoint::kBytes) {
+    write_until(std::min(kill->bytes, content.size()));
     kill_self();
   }
   write_until(content.size());
@@ -188,14 +143,14 @@ void write_file_atomic(const std::string& path, const std::string& content) {
     throw RunError(
         str("cannot write '", path, "': closing '", tmp, "' failed: ", errno_text(errno)));
   }
-  if (fault && fault->kind == KillPoint::kRename) kill_self();
+  if (kill && kill->kind == KillPoint::kRename) kill_self();
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     throw RunError(
         str("cannot write '", path, "': renaming '", tmp, "' to it failed: ", errno_text(errno)));
   }
   file.release();
   remove_stale_temporaries(path);
-  if (fault && fault->kind == KillPoint::kDone) kill_self();
+  if (kill && kill->kind == KillPoint::kDone) kill_self();
 }
 
 std::string read_file(const std::string& path) {
@@ -230,52 +185,69 @@ std::string read_file(const std::string& path) {
   return out;
 }
 
-MappedFile::~MappedFile() {
+void MappedFile::release() {
   if (data_ != nullptr) ::munmap(const_cast<unsigned char*>(data_), size_);
+  close_fd();
+  data_ = nullptr;
+  size_ = 0;
 }
 
-MappedFile::MappedFile(MappedFile&& other) noexcept : data_(other.data_), size_(other.size_) {
+void MappedFile::close_fd() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+MappedFile::~MappedFile() { release(); }
+
+MappedFile::MappedFile(MappedFile&& other) noexcept
+    : data_(other.data_), size_(other.size_), fd_(other.fd_) {
   other.data_ = nullptr;
   other.size_ = 0;
+  other.fd_ = -1;
 }
 
 MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
   if (this != &other) {
-    if (data_ != nullptr) ::munmap(const_cast<unsigned char*>(data_), size_);
+    release();
     data_ = other.data_;
     size_ = other.size_;
+    fd_ = other.fd_;
     other.data_ = nullptr;
     other.size_ = 0;
+    other.fd_ = -1;
   }
   return *this;
 }
 
-MappedFile map_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw DataError(str("cannot read '", path, "': ", errno_text(errno)));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
+MappedFile map_file(const std::string& path, const std::string& expected, bool keep_open) {
+  // O_NONBLOCK: opening a FIFO would otherwise wait for a writer; fstat below then refuses it.
+  // It changes nothing for regular files.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
     const int err = errno;
-    ::close(fd);
-    throw DataError(str("cannot read '", path, "': ", errno_text(err)));
+    if (err == ENOENT)
+      throw DataError(str("file '", path, "': does not exist; expected ", expected));
+    throw DataError(str("file '", path, "': cannot open: ", errno_text(err)));
   }
-  if (!S_ISREG(st.st_mode)) {
+  const auto fail = [&](const std::string& what) {
     ::close(fd);
-    throw DataError(str("cannot read '", path, "': not a regular file"));
-  }
-  if (st.st_size == 0) {
-    ::close(fd);
-    throw DataError(str("cannot read '", path, "': the file is empty"));
-  }
+    throw DataError(str("file '", path, "': ", what));
+  };
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) fail("cannot stat: " + errno_text(errno));
+  if (S_ISDIR(st.st_mode)) fail("is a directory; expected " + expected);
+  if (!S_ISREG(st.st_mode)) fail("is not a regular file; expected " + expected);
+  if (st.st_size == 0) fail("is empty; expected " + expected);
   const auto size = static_cast<std::size_t>(st.st_size);
   void* addr = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  const int err = errno;
-  ::close(fd);  // the mapping stays valid after close
-  if (addr == MAP_FAILED)
-    throw DataError(str("cannot map '", path, "' (", size, " bytes): ", errno_text(err)));
+  if (addr == MAP_FAILED) fail(str("cannot map ", size, " bytes: ", errno_text(errno)));
   MappedFile out;
   out.data_ = static_cast<const unsigned char*>(addr);
   out.size_ = size;
+  if (keep_open)
+    out.fd_ = fd;
+  else
+    ::close(fd);  // the mapping stays valid after close
   return out;
 }
 

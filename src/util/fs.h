@@ -35,8 +35,10 @@ std::string atomic_temp_path(const std::string& path);
 // directory or cannot be read.
 std::string read_file(const std::string& path);
 
-// A read-only memory mapping of a whole file (safetensors weights): the bytes stay on disk and are
-// paged in on use. Movable, not copyable; unmapped on destruction.
+// A read-only memory mapping of a whole file (pickles, safetensors weights): the bytes stay on
+// disk and are paged in on use. Movable, not copyable; unmapped on destruction. With keep_open the
+// file descriptor stays open until close_fd() or destruction (the pickle reader copies large
+// payloads with pread, which was measured faster than copying out of a fresh mapping).
 class MappedFile {
  public:
   MappedFile() = default;
@@ -47,15 +49,21 @@ class MappedFile {
   MappedFile& operator=(const MappedFile&) = delete;
   const unsigned char* data() const { return data_; }
   std::size_t size() const { return size_; }
+  int fd() const { return fd_; }  // -1 unless mapped with keep_open (and not closed yet)
+  void close_fd();
 
  private:
-  friend MappedFile map_file(const std::string& path);
+  friend MappedFile map_file(const std::string& path, const std::string& expected, bool keep_open);
+  void release();
   const unsigned char* data_ = nullptr;
   std::size_t size_ = 0;
+  int fd_ = -1;
 };
 
-// Maps `path` read-only. Throws DataError naming the path when it does not exist, is not a
-// regular file, is empty or cannot be mapped.
-MappedFile map_file(const std::string& path);
+// Maps `path` read-only. Throws DataError "file '<path>': <problem>; expected <expected>" when it
+// does not exist, is a directory or not a regular file (a FIFO is refused without blocking), is
+// empty or cannot be mapped, e.g. "file 'x.pkl': does not exist; expected a pickle file".
+MappedFile map_file(const std::string& path, const std::string& expected = "a file",
+                    bool keep_open = false);
 
 }  // namespace robustmsa
