@@ -13,9 +13,6 @@ namespace robustmsa {
 namespace {
 
 constexpr uint64_t kHashInit = 0x6A09E667F3BCC909ULL;
-constexpr uint64_t kGolden = 0x9E3779B97F4A7C15ULL;
-constexpr const char* kLetters[3] = {"l", "a", "v"};
-constexpr const char* kNames[3] = {"text", "audio", "vision"};
 
 // The largest missing rate modality_drop can realise: two of three modalities per sample.
 constexpr double kMaxRealisedMissingRate = 2.0 / 3.0;
@@ -27,7 +24,7 @@ const char* kAcceptedForms =
     "\"{l,a}\"); frame:P (0 <= P <= 1; \"frame=P\"); frame_rate:R or frame_rate:R_l,R_a,R_v (each "
     "in [0, 1]; \"rate=R\"); modality_drop:MR (0 <= MR <= 0.7; \"MR=MR\")";
 
-inline uint64_t fold(uint64_t h, uint64_t w) { return hash_mix(h + kGolden + w); }
+inline uint64_t fold(uint64_t h, uint64_t w) { return hash_mix(h + kGoldenGamma + w); }
 
 [[noreturn]] void bad_spec(const std::string& spec, const std::string& problem) {
   throw UsageError(str("condition '", spec, "': ", problem, "; ", kAcceptedForms));
@@ -72,7 +69,7 @@ std::string letters_of(const std::array<bool, 3>& present) {
   for (int m = 0; m < 3; ++m) {
     if (!present[m]) continue;
     if (!out.empty()) out += ",";
-    out += kLetters[m];
+    out += kModalityLetters[m];
   }
   return out;
 }
@@ -87,7 +84,7 @@ Condition parse_subset(const std::string& spec, const std::string& list) {
   for (const std::string& tok : split_commas(list)) {
     int m = -1;
     for (int k = 0; k < 3; ++k)
-      if (tok == kLetters[k] || tok == kNames[k]) m = k;
+      if (tok == kModalityLetters[k] || tok == kModalityNames[k]) m = k;
     if (m < 0) bad_spec(spec, str("unknown modality '", tok, "' (use l, a, v)"));
     if (present[m]) bad_spec(spec, str("modality '", tok, "' is listed twice"));
     present[m] = true;
@@ -129,9 +126,9 @@ void check_valid_sizes(const Split& split) {
   for (int m = 0; m < 3; ++m) {
     const ModalityData& md = split.modality[m];
     if (md.t < 0 || static_cast<int64_t>(md.valid.size()) != split.n * md.t)
-      throw RunError(str("masks for split '", split.name, "': modality ", kNames[m], " has ",
-                         md.valid.size(), " validity entries, expected n * t = ", split.n, " * ",
-                         md.t));
+      throw RunError(str("masks for split '", split.name, "': modality ", kModalityNames[m],
+                         " has ", md.valid.size(), " validity entries, expected n * t = ", split.n,
+                         " * ", md.t));
   }
 }
 
@@ -229,12 +226,6 @@ Masks uncertain_impl(const UncertainOptions& o, uint64_t seed, int64_t epoch, in
 }
 
 }  // namespace
-
-uint64_t hash_mix(uint64_t x) {
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
 
 uint64_t hash_words(std::initializer_list<uint64_t> words) {
   uint64_t h = kHashInit;
@@ -366,37 +357,114 @@ Condition parse_condition(const std::string& raw) {
   bad_spec(raw, "unknown protocol");
 }
 
+namespace {
+
+// A suite's grid table and its curve.
+void set_grid(Suite& s, const char* prefix, const char* table, const char* title,
+              const char* header, const char* curve_id, const char* x_label) {
+  s.grid_prefix = prefix;
+  s.grid_table = table;
+  s.grid_title = title;
+  s.grid_header = header;
+  s.curve_id = curve_id;
+  s.curve_x_label = x_label;
+}
+
+std::vector<Suite> make_suites() {
+  Suite paper;
+  paper.name = "paper";
+  paper.protocol_description =
+      "complete; `condition` {l}, {a}, {v}, {l,a}, {l,v}, {a,v} (only the listed modalities "
+      "present for every sample) and their Avg; `frame` p (every valid frame of every "
+      "modality dropped independently with probability p)";
+  paper.conditions.push_back(complete_condition());
+  // The six incomplete conditions in the UMDF/CorrKD table order.
+  const std::array<std::array<bool, 3>, 6> subsets = {{{true, false, false},
+                                                       {false, true, false},
+                                                       {false, false, true},
+                                                       {true, true, false},
+                                                       {true, false, true},
+                                                       {false, true, true}}};
+  for (const auto& s : subsets) {
+    paper.conditions.push_back(subset_condition(s));
+    paper.averaged.push_back(paper.conditions.back().name);
+  }
+  paper.selection = paper.conditions;  // complete and the six conditions
+  for (int k = 1; k <= 10; ++k) paper.conditions.push_back(frame_condition(k / 10.0));
+  paper.fixed_title = "Missing modalities (only the listed modalities present)";
+  paper.fixed_keys = paper.averaged;
+  paper.fixed_keys.push_back("Avg");
+  paper.fixed_keys.push_back("complete");
+  paper.fixed_columns = paper.averaged;
+  paper.fixed_columns.push_back("Avg");
+  paper.fixed_columns.push_back("{l,a,v}");
+  set_grid(paper, "frame=", "frame",
+           "Frame-level missing (each valid frame dropped with probability p)", "p=", "frame_curve",
+           "frame drop ratio p");
+  paper.reported_tables = true;
+
+  Suite mmsa;
+  mmsa.name = "mmsa";
+  mmsa.protocol_description =
+      "`frame_rate` with equal rates r for text, audio and vision (MMSA's rule: text "
+      "tokens replaced, [CLS] and the last token kept), AUILC over the rates";
+  for (int k = 0; k <= 9; ++k) {
+    double r = k / 10.0;
+    mmsa.conditions.push_back(frame_rate_condition({r, r, r}));
+  }
+  set_grid(mmsa, "rate=", "rate", "Random missing rate r (frame_rate, equal rates), with AUILC",
+           "r=", "rate_curve", "missing rate r");
+  mmsa.auilc = true;
+  mmsa.selection = {complete_condition()};
+
+  Suite gcnet;
+  gcnet.name = "gcnet";
+  gcnet.protocol_description =
+      "`modality_drop` MR: whole modalities dropped per sample so that a fraction MR of the "
+      "(sample, modality) slots is missing, never all three";
+  for (int k = 0; k <= 7; ++k) gcnet.conditions.push_back(modality_drop_condition(k / 10.0));
+  set_grid(gcnet, "MR=", "mr", "Modality drop (MR = fraction of missing sample-modality slots)",
+           "MR=", "mr_curve", "missing rate MR");
+  gcnet.selection = {complete_condition()};
+  return {paper, mmsa, gcnet};
+}
+
+}  // namespace
+
+const std::vector<Suite>& suites() {
+  static const std::vector<Suite> all = make_suites();
+  return all;
+}
+
+const Suite* find_suite(const std::string& name) {
+  for (const Suite& s : suites())
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+const Suite& suite_named(const std::string& name) {
+  if (const Suite* s = find_suite(name)) return *s;
+  std::string known;
+  for (const auto& s : suite_names()) known += (known.empty() ? "" : ", ") + s;
+  throw UsageError(str("unknown suite '", name, "'; expected one of: ", known));
+}
+
 const std::vector<std::string>& suite_names() {
-  static const std::vector<std::string> names = {"paper", "mmsa", "gcnet"};
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const Suite& s : suites()) out.push_back(s.name);
+    return out;
+  }();
   return names;
 }
 
 std::vector<Condition> suite_conditions(const std::string& suite) {
-  std::vector<Condition> out;
-  if (suite == "paper") {
-    out.push_back(complete_condition());
-    // The six incomplete conditions in the UMDF/CorrKD table order.
-    const std::array<std::array<bool, 3>, 6> subsets = {{{true, false, false},
-                                                         {false, true, false},
-                                                         {false, false, true},
-                                                         {true, true, false},
-                                                         {true, false, true},
-                                                         {false, true, true}}};
-    for (const auto& s : subsets) out.push_back(subset_condition(s));
-    for (int k = 1; k <= 10; ++k) out.push_back(frame_condition(k / 10.0));
-  } else if (suite == "mmsa") {
-    for (int k = 0; k <= 9; ++k) {
-      double r = k / 10.0;
-      out.push_back(frame_rate_condition({r, r, r}));
-    }
-  } else if (suite == "gcnet") {
-    for (int k = 0; k <= 7; ++k) out.push_back(modality_drop_condition(k / 10.0));
-  } else {
-    std::string known;
-    for (const auto& s : suite_names()) known += (known.empty() ? "" : ", ") + s;
-    throw UsageError(str("unknown suite '", suite, "'; expected one of: ", known));
-  }
-  return out;
+  return suite_named(suite).conditions;
+}
+
+std::vector<Condition> selection_conditions(const std::string& select_on) {
+  if (select_on == "complete") return {complete_condition()};
+  return suite_named(select_on).selection;
 }
 
 // ---- masks -------------------------------------------------------------------------------------
@@ -469,7 +537,8 @@ Masks uncertain_masks(const UncertainOptions& options, uint64_t run_seed, int64_
                       const std::array<int64_t, 3>& t) {
   for (int m = 0; m < 3; ++m)
     if (t[m] < 0)
-      throw RunError(str("uncertain_masks: modality ", kNames[m], " has ", t[m], " frames"));
+      throw RunError(
+          str("uncertain_masks: modality ", kModalityNames[m], " has ", t[m], " frames"));
   return uncertain_impl(options, run_seed, epoch, step, indices, t, Validity{});
 }
 

@@ -24,6 +24,7 @@
 
 #include "config/options.h"
 #include "data/dataset.h"
+#include "util/hash.h"
 
 namespace robustmsa {
 
@@ -67,13 +68,47 @@ Condition modality_drop_condition(double mr);                    // MR in [0, 0.
 // Throws UsageError naming the spec and listing the accepted forms.
 Condition parse_condition(const std::string& spec);
 
-// Evaluation suites (DESIGN §3):
+// An evaluation suite (DESIGN §3): the one description of what it evaluates, how the reports lay
+// it out, what the trainer selects on and whether the papers' reported tables follow it. Used by
+// the protocols, the trainer, the reports and the reported numbers alike.
 //   "paper": complete, {l}, {a}, {v}, {l,a}, {l,v}, {a,v}, frame=0.1 ... 1.0  (17 conditions)
 //   "mmsa":  rate=0.0 ... 0.9 (frame_rate with equal rates)                    (10 conditions)
 //   "gcnet": MR=0.0 ... 0.7 (modality_drop)                                     (8 conditions)
-// Throws UsageError for an unknown suite, naming the known ones.
-std::vector<Condition> suite_conditions(const std::string& suite);
+struct Suite {
+  std::string name;
+  std::string protocol_description;   // one sentence for report.md
+  std::vector<Condition> conditions;  // evaluated on the test split, in this order
+  // The fixed table (paper): keys are condition names and the derived "Avg" (per seed, the mean of
+  // `averaged`), shown under `fixed_columns`; empty for suites without one.
+  std::string fixed_title;
+  std::vector<std::string> fixed_keys;     // {l} ... {a,v}, Avg, complete
+  std::vector<std::string> fixed_columns;  // {l} ... {a,v}, Avg, {l,a,v}
+  std::vector<std::string> averaged;       // the six incomplete conditions
+  // The grid table and its curve: conditions named <grid_prefix><value>, sorted by value.
+  std::string grid_prefix;  // "frame=", "rate=", "MR="
+  std::string grid_table;   // table id: "frame", "rate", "mr"
+  std::string grid_title;
+  std::string grid_header;  // column header prefix: "p=", "r=", "MR="
+  bool auilc = false;       // an AUILC column (area under metric vs rate / rate span)
+  std::string curve_id;     // "frame_curve", "rate_curve", "mr_curve"
+  std::string curve_x_label;
+  // Validation conditions for model selection when train.select_on names this suite.
+  std::vector<Condition> selection;
+  // The papers' reported tables (data/reported) follow this suite's fixed table.
+  bool reported_tables = false;
+};
+
+// The suites in order (paper, mmsa, gcnet); nullptr / UsageError naming the known ones for an
+// unknown name.
+const std::vector<Suite>& suites();
+const Suite* find_suite(const std::string& name);
+const Suite& suite_named(const std::string& name);
 const std::vector<std::string>& suite_names();  // {"paper", "mmsa", "gcnet"}
+// suite_named(suite).conditions.
+std::vector<Condition> suite_conditions(const std::string& suite);
+// The validation conditions of train.select_on: "complete" -> {complete}; a suite name -> that
+// suite's selection set ("paper": complete and the six conditions).
+std::vector<Condition> selection_conditions(const std::string& select_on);
 
 // Masks for a set of rows of one split. Row r describes sample `index[r]` of the split.
 struct Masks {
@@ -134,7 +169,7 @@ Masks uncertain_masks(const UncertainOptions& options, uint64_t run_seed, int64_
 // hash_mix is the splitmix64 finaliser; hash_words folds words left to right:
 //   h = 0x6A09E667F3BCC909;  for w in words: h = hash_mix(h + 0x9E3779B97F4A7C15 + w)  (mod 2^64)
 // hash_uniform(h) = (h >> 11) * 2^-53, in [0, 1).
-uint64_t hash_mix(uint64_t x);
+inline uint64_t hash_mix(uint64_t x) { return splitmix64_mix(x); }  // util/hash.h
 uint64_t hash_words(std::initializer_list<uint64_t> words);
 inline double hash_uniform(uint64_t h) { return static_cast<double>(h >> 11) * 0x1.0p-53; }
 

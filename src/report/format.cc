@@ -74,4 +74,13 @@ std::string format_text_grid(const std::vector<std::vector<std::string>>& grid,
   return out;
 }
 
+std::string markdown_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '|') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
 }  // namespace robustmsa

@@ -1,4 +1,4 @@
-// Number and CSV text for the report writers (report.cc, reported.cc).
+// Number, CSV and Markdown text for the report writers (tables.cc, plots.cc, reported.cc).
 #pragma once
 
 #include <string>
@@ -16,5 +16,7 @@ std::string csv_field(const std::string& s);
 // Rows of cells as aligned plain text (UTF-8 aware: "±" and "—" are one column): columns two
 // spaces apart, columns from `first_right` on right-aligned, a dashed rule under the first row.
 std::string format_text_grid(const std::vector<std::vector<std::string>>& grid, size_t first_right);
+// s for a Markdown table cell: '|' escaped as '\|'.
+std::string markdown_escape(const std::string& s);
 
 }  // namespace robustmsa

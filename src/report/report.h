@@ -5,8 +5,8 @@
 //
 // Usage:
 //   std::vector<robustmsa::RunResult> runs = robustmsa::collect_results("runs/");
-//   std::optional<robustmsa::RunResult> oracle = robustmsa::read_oracle("synth.oracle.json");
-//   robustmsa::ReportOptions opt;                 // suite and metrics inferred
+//   std::optional<robustmsa::RunResult> oracle = robustmsa::read_oracle("synth.oracle.json",
+//   "paper"); robustmsa::ReportOptions opt;                 // suite and metrics inferred
 //   robustmsa::Report r = robustmsa::build_report(runs, oracle, opt);
 //   std::cout << robustmsa::format_terminal_table(r);
 //   robustmsa::write_report(r, "runs/report");   // report.md, report.csv, ..., frame_curve.svg
@@ -79,7 +79,10 @@ void write_results(const RunResult& run, const std::string& path);  // atomic; R
 // file) but must be "robustmsa-oracle-1" when present. Returned as a RunResult with variant
 // "oracle" and shown as its own row.
 RunResult oracle_from_json(const nlohmann::json& j, const std::string& source);
-RunResult read_oracle(const std::string& path);
+// The oracle of `suite` in an oracle file: the file itself when its "suite" (default "paper") is
+// `suite`, else its "suites"[suite] object; nullopt when it has none for that suite. DataError
+// naming the file when it cannot be read or parsed.
+std::optional<RunResult> read_oracle(const std::string& path, const std::string& suite);
 
 // Every file named results*.json under `dir` (recursively, in path order), parsed. Other files
 // are skipped; a malformed results file throws DataError naming it. DataError if `dir` is not a

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <utility>
 
+#include "data/protocol.h"
 #include "report/format.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -98,15 +99,6 @@ int decimals_of(double v) {
   return 4;
 }
 
-std::string markdown_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '|') out += '\\';
-    out += c;
-  }
-  return out;
-}
-
 std::string cell_text(const ReportedEntry& e, const ReportedRow& row, const std::string& column) {
   const auto it = row.cells.find(column);
   return it == row.cells.end() ? std::string("—") : fixed(it->second, e.decimals);
@@ -164,8 +156,12 @@ std::vector<std::string> caveats(const ReportedSection& s) {
 }  // namespace
 
 const std::vector<std::string>& reported_columns() {
-  static const std::vector<std::string> columns = {"{l}",   "{a}",   "{v}", "{l,a}",
-                                                   "{l,v}", "{a,v}", "Avg", "{l,a,v}"};
+  // The fixed table of the suite the papers' tables follow (data/protocol.h: paper).
+  static const std::vector<std::string> columns = [] {
+    for (const Suite& s : suites())
+      if (s.reported_tables) return s.fixed_columns;
+    return std::vector<std::string>();
+  }();
   return columns;
 }
 
@@ -288,7 +284,8 @@ std::string default_reported_path() {
 ReportedSection select_reported(const ReportedFile& file, const std::string& dataset,
                                 const std::string& suite, const std::string& task) {
   const std::string expected_task = reported_task(dataset);  // UsageError for unknown names
-  if (suite != "paper") {
+  const Suite* layout = find_suite(suite);
+  if (layout == nullptr || !layout->reported_tables) {
     throw UsageError(str("--reported ", dataset,
                          ": the reported tables follow the `paper` suite's fixed missing-modality "
                          "conditions ({l} ... {a,v}, Avg, {l,a,v}); this report is suite \"",
