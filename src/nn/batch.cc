@@ -4,27 +4,12 @@
 
 namespace robustmsa {
 
-namespace {
-
-// Labels are absent in `predict`; undefined tensors stay undefined instead of failing.
-torch::Tensor move(const torch::Tensor& t, const torch::Device& device) {
-  return t.defined() ? t.to(device) : t;
+torch::Tensor frame_mask(const Batch& batch, int m) {
+  return batch.valid[m] & batch.keep[m] & batch.present.select(1, m).unsqueeze(1);  // (B, T_m)
 }
 
-}  // namespace
-
-Batch Batch::to(const torch::Device& device) const {
-  Batch out;
-  for (int m = 0; m < 3; ++m) {
-    out.x[m] = move(x[m], device);
-    out.valid[m] = move(valid[m], device);
-    out.keep[m] = move(keep[m], device);
-  }
-  out.present = move(present, device);
-  out.label = move(label, device);
-  out.index = move(index, device);
-  out.text_ids = move(text_ids, device);
-  return out;
+std::array<torch::Tensor, 3> frame_masks(const Batch& batch) {
+  return {frame_mask(batch, 0), frame_mask(batch, 1), frame_mask(batch, 2)};
 }
 
 }  // namespace robustmsa

@@ -23,10 +23,13 @@ struct Batch {
   torch::Tensor text_ids;
 
   int64_t size() const { return index.size(0); }
-  // Frames a model may use: valid & keep, (B, T_m) bool.
-  torch::Tensor mask(int m) const { return valid[m] & keep[m]; }
-  Batch to(const torch::Device& device) const;
 };
+
+// The frames of modality m a model may use: valid & keep & present, (B, T_m) bool. (For a batch
+// made by train/tensors.h, present already says whether any valid & keep frame is left.)
+torch::Tensor frame_mask(const Batch& batch, int m);
+// All three frame masks.
+std::array<torch::Tensor, 3> frame_masks(const Batch& batch);
 
 struct ModelOutput {
   torch::Tensor prediction;  // (B) for regression / SIMS, (B, 4, 2) logits for IEMOCAP

@@ -28,14 +28,6 @@ torch::nn::Linear xavier_linear(int64_t in, int64_t out) {
 
 }  // namespace
 
-torch::Tensor frame_mask(const Batch& batch, int m) {
-  return batch.mask(m) & batch.present.select(1, m).unsqueeze(1);  // (B, T_m)
-}
-
-std::array<torch::Tensor, 3> frame_masks(const Batch& batch) {
-  return {frame_mask(batch, 0), frame_mask(batch, 1), frame_mask(batch, 2)};
-}
-
 torch::Tensor sinusoidal_positions(int64_t length, int64_t dim,
                                    const torch::TensorOptions& options) {
   const int64_t half = dim / 2;

@@ -29,10 +29,7 @@
 
 namespace robustmsa {
 
-// Frames of modality m a model may use: valid & keep & present, (B, T_m) bool.
-torch::Tensor frame_mask(const Batch& batch, int m);
-// All three frame masks.
-std::array<torch::Tensor, 3> frame_masks(const Batch& batch);
+// frame_mask / frame_masks (the frames a model may use) are in nn/batch.h.
 
 // (T, dim) sinusoidal position table as in MulT/fairseq: positions 1..T (0 is fairseq's padding
 // index), the first half of the columns sin, the second half cos; an odd last column is 0.

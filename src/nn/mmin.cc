@@ -245,18 +245,14 @@ Batch reverse_view(const Batch& complete, const Batch& missing) {
   return out;
 }
 
-Losses mmin_objective(Model& model, const Batch& batch, ObjectiveContext& ctx) {
-  auto* mmin = dynamic_cast<MminImpl*>(&model);
-  if (mmin == nullptr)
-    throw RunError(
-        str("mmin objective: the model is a ", model.name(), "; expected an MMIN model"));
-  if (ctx.phase != mmin->phase())
+Losses mmin_objective(MminImpl& mmin, const Batch& batch, ObjectiveContext& ctx) {
+  if (ctx.phase != mmin.phase())
     throw RunError(str("mmin objective: the trainer is in phase ", ctx.phase,
-                       " but the model is in phase ", mmin->phase(),
+                       " but the model is in phase ", mmin.phase(),
                        "; expected Model::begin_phase to be called first"));
   Losses losses;
   if (ctx.phase == 0) {
-    losses.total = task_loss(mmin->forward(batch).prediction, batch.label, ctx.task);
+    losses.total = task_loss(mmin.forward(batch).prediction, batch.label, ctx.task);
     losses.parts.emplace_back("pretrain_task", losses.total.detach());
     return losses;
   }
@@ -264,10 +260,10 @@ Losses mmin_objective(Model& model, const Batch& batch, ObjectiveContext& ctx) {
     throw RunError(
         "mmin objective: ObjectiveContext.missing_view is not set; expected the trainer's "
         "uncertain-missing sampler");
-  const MminOptions& o = mmin->options();
+  const MminOptions& o = mmin.options();
   const Batch missing = ctx.missing_view(batch);
-  MminImpl::Imagination im = mmin->imagine(missing);
-  auto target = mmin->target(reverse_view(batch, missing));
+  MminImpl::Imagination im = mmin.imagine(missing);
+  auto target = mmin.target(reverse_view(batch, missing));
   auto task = task_loss(im.prediction, batch.label, ctx.task);
   auto imagination = torch::mse_loss(im.r, target);
   auto cycle = torch::mse_loss(im.r_cycle, im.f.detach());

@@ -196,7 +196,7 @@ TORCH_MODULE(Mmin);
 
 // Phase 0: task loss of the utt-fusion model on the complete batch. Phase 1: MMIN's loss on the
 // missing view (parts "task", "imagination", "cycle").
-Losses mmin_objective(Model& model, const Batch& batch, ObjectiveContext& ctx);
+Losses mmin_objective(MminImpl& model, const Batch& batch, ObjectiveContext& ctx);
 
 // The "reverse" of a missing view: complete features at the valid frames `missing` lacks, every
 // other frame zero and masked; present = the modality lost at least one valid frame.

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include "run/variant.h"
 #include "util/error.h"
 
 namespace robustmsa {
@@ -47,13 +48,12 @@ Losses supervised_objective(Model& model, const Batch& batch, ObjectiveContext& 
 }
 
 const ModelEntry& find_model(const std::string& name) {
-  const auto& registry = model_registry();
-  std::string known;
-  for (const auto& entry : registry) {
+  std::vector<std::string> names;
+  for (const auto& entry : model_registry()) {
     if (entry.name == name) return entry;
-    known += (known.empty() ? "" : ", ") + entry.name;
+    names.push_back(entry.name);
   }
-  throw UsageError(str("unknown model '", name, "'; expected one of: ", known));
+  throw_unknown_model(name, names);
 }
 
 }  // namespace robustmsa

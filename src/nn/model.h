@@ -65,13 +65,23 @@ torch::Tensor task_loss(const torch::Tensor& prediction, const torch::Tensor& la
 // Plain supervised objective: task loss on the batch as given.
 Losses supervised_objective(Model& model, const Batch& batch, ObjectiveContext& ctx);
 
+// One row of the registry table (nn/registry.cc), made by make_entry<Options, Impl>: the model's
+// options struct and module, and its objective typed on the module.
 struct ModelEntry {
   std::string name;   // registry key used on the command line: "umdf", "mult", "lf_dnn", ...
   std::string paper;  // "Li et al., AAAI 2024" — shown by `robustmsa models`
   // Default options of this model as JSON (from its options struct).
   std::function<nlohmann::json()> default_options;
+  // Every option with its type, default and help text, as the options struct's visit() states
+  // them ("  model.width (an integer, default 40)\n      hidden width d ...\n").
+  std::function<std::string()> help;
+  // Options (a subset of the keys) that make the model tiny: a few hundred parameters, so the
+  // registry tests run every model in milliseconds.
+  nlohmann::json test_options;
   // Builds the model; `options` holds any subset of its keys (ConfigError on unknown keys).
   std::function<std::shared_ptr<Model>(const nlohmann::json& options, const InputSpec& spec)> make;
+  // The model's objective. RunError naming both when `model` is not this entry's model (the one
+  // cast from Model to the entry's module type is done here, not in the objectives).
   Objective objective;
 };
 

@@ -108,18 +108,15 @@ torch::Tensor logit_distillation(const torch::Tensor& teacher, const torch::Tens
   return (lt.exp() * (lt - ls)).sum(-1).mean() * (tau * tau);
 }
 
-Losses teacher_student_objective(Model& model, const Batch& batch, ObjectiveContext& ctx) {
-  auto* ts = dynamic_cast<TeacherStudentImpl*>(&model);
-  if (ts == nullptr)
-    throw RunError(str("teacher_student objective: the model is a ", model.name(),
-                       "; expected a teacher_student model"));
-  if (ctx.phase != ts->phase())
+Losses teacher_student_objective(TeacherStudentImpl& ts, const Batch& batch,
+                                 ObjectiveContext& ctx) {
+  if (ctx.phase != ts.phase())
     throw RunError(str("teacher_student objective: the trainer is in phase ", ctx.phase,
-                       " but the model is in phase ", ts->phase(),
+                       " but the model is in phase ", ts.phase(),
                        "; expected Model::begin_phase to be called first"));
   Losses losses;
   if (ctx.phase == 0) {
-    ModelOutput t = ts->teacher()->forward(batch);
+    ModelOutput t = ts.teacher()->forward(batch);
     losses.total = task_loss(t.prediction, batch.label, ctx.task);
     losses.parts.emplace_back("teacher_task", losses.total.detach());
     return losses;
@@ -128,18 +125,18 @@ Losses teacher_student_objective(Model& model, const Batch& batch, ObjectiveCont
     throw RunError(
         "teacher_student objective: ObjectiveContext.missing_view is not set; expected the "
         "trainer's uncertain-missing sampler");
-  const TeacherStudentOptions& o = ts->options();
+  const TeacherStudentOptions& o = ts.options();
   ModelOutput t;
   {
     // The frozen teacher sees the complete batch, in eval mode (no dropout).
     torch::NoGradGuard no_grad;
-    const bool was_training = ts->teacher()->is_training();
-    ts->teacher()->eval();
-    t = ts->teacher()->forward(batch);
-    ts->teacher()->train(was_training);
+    const bool was_training = ts.teacher()->is_training();
+    ts.teacher()->eval();
+    t = ts.teacher()->forward(batch);
+    ts.teacher()->train(was_training);
   }
   const Batch missing = ctx.missing_view(batch);
-  ModelOutput s = ts->student()->forward(missing);
+  ModelOutput s = ts.student()->forward(missing);
   auto task = task_loss(s.prediction, batch.label, ctx.task);
   auto logit = logit_distillation(t.prediction, s.prediction, ctx.task, o.tau);
   auto feat = torch::mse_loss(s.features.at("fused"), t.features.at("fused"));

@@ -125,7 +125,8 @@ int64_t phase_boundary(double share, int64_t epochs);
 
 // Phase 0: task loss of the teacher on the complete batch. Phase 1: the student's task loss on
 // the missing view plus logit and feature distillation from the frozen teacher.
-Losses teacher_student_objective(Model& model, const Batch& batch, ObjectiveContext& ctx);
+Losses teacher_student_objective(TeacherStudentImpl& model, const Batch& batch,
+                                 ObjectiveContext& ctx);
 
 // Distillation pieces shared with tests: response distillation (MSE for regression, τ²·KL of
 // softened logits for IEMOCAP (B, 4, 2)) of `student` towards the constant `teacher`.

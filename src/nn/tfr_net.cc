@@ -225,19 +225,15 @@ torch::Tensor tfr_reconstruction_loss(const torch::Tensor& pred, const torch::Te
   return loss / (count + 1e-4) * (count > 0).to(pred.dtype());
 }
 
-Losses tfr_net_objective(Model& model, const Batch& batch, ObjectiveContext& ctx) {
-  auto* tfr = dynamic_cast<TfrNetImpl*>(&model);
-  if (tfr == nullptr)
-    throw RunError(
-        str("tfr_net objective: the model is a ", model.name(), "; expected a TFR-Net model"));
+Losses tfr_net_objective(TfrNetImpl& tfr, const Batch& batch, ObjectiveContext& ctx) {
   if (!ctx.missing_view)
     throw RunError(
         "tfr_net objective: ObjectiveContext.missing_view is not set; expected the trainer's "
         "uncertain-missing sampler");
-  const TfrNetOptions& o = tfr->options();
+  const TfrNetOptions& o = tfr.options();
   const Batch missing = ctx.missing_view(batch);
   std::array<torch::Tensor, 3> rec;
-  ModelOutput out = tfr->forward_reconstruct(missing, &rec);
+  ModelOutput out = tfr.forward_reconstruct(missing, &rec);
   auto task = task_loss(out.prediction, batch.label, ctx.task);
   torch::Tensor total_rec = torch::zeros({}, task.options());
   for (int m = 0; m < kNumModalities; ++m) {

@@ -181,6 +181,6 @@ torch::Tensor tfr_reconstruction_loss(const torch::Tensor& pred, const torch::Te
                                       const torch::Tensor& mask, double sim_weight);
 
 // L_task on the missing view + Σ_m w_m REC_m (parts "task", "rec").
-Losses tfr_net_objective(Model& model, const Batch& batch, ObjectiveContext& ctx);
+Losses tfr_net_objective(TfrNetImpl& model, const Batch& batch, ObjectiveContext& ctx);
 
 }  // namespace robustmsa

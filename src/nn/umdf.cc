@@ -293,16 +293,12 @@ torch::Tensor prediction_consistency(const torch::Tensor& teacher, const torch::
   return 0.5 * (kl_ts + kl_st).mean() * (tau * tau);
 }
 
-Losses umdf_objective(Model& model, const Batch& complete, ObjectiveContext& ctx) {
-  auto* umdf = dynamic_cast<UmdfImpl*>(&model);
-  if (umdf == nullptr)
-    throw RunError(str("umdf objective: the model is a ", model.name(),
-                       "; expected a UMDF model (this objective reads its distillation options)"));
+Losses umdf_objective(UmdfImpl& model, const Batch& complete, ObjectiveContext& ctx) {
   if (!ctx.missing_view)
     throw RunError(
         "umdf objective: ObjectiveContext.missing_view is not set; expected the "
         "trainer's uncertain-missing sampler");
-  const UmdfOptions& o = umdf->options();
+  const UmdfOptions& o = model.options();
   const Batch missing = ctx.missing_view(complete);
   const int64_t b = complete.size();
   if (missing.size() != b)

@@ -191,9 +191,8 @@ class UmdfImpl : public Model {
 TORCH_MODULE(Umdf);
 
 // Unified self-distillation objective (DESIGN §5.2 item 6). Parts: "task", "task_missing" and,
-// when switched on, "pred" (L_pred) and "feat" (L_feat). RunError when `model` is not UMDF or
-// ctx.missing_view is empty.
-Losses umdf_objective(Model& model, const Batch& complete, ObjectiveContext& ctx);
+// when switched on, "pred" (L_pred) and "feat" (L_feat). RunError when ctx.missing_view is empty.
+Losses umdf_objective(UmdfImpl& model, const Batch& complete, ObjectiveContext& ctx);
 
 // The consistency measures, exposed for tests. `teacher` and `student` are (N, H); rows are
 // samples. kind: "mse" (mean squared difference), "kl" (symmetric KL between softmax(x / tau)

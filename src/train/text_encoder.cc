@@ -114,7 +114,7 @@ void encode_batch_text(Model& model, Batch& batch) {
   if (!batch.text_ids.defined())
     throw RunError("the model fine-tunes a text encoder, but the batch has no text_bert rows");
   auto h = encode_rows(*model.text_encoder, batch.text_ids);
-  batch.x[kText] = h * batch.mask(kText).unsqueeze(-1).to(h.scalar_type());
+  batch.x[kText] = h * frame_mask(batch, kText).unsqueeze(-1).to(h.scalar_type());
 }
 
 SplitTensors with_text_features(Model& model, const SplitTensors& split, int64_t batch) {

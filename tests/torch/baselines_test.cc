@@ -8,14 +8,11 @@
 
 #include "../common/model_fixtures.h"
 #include "nn/mctn.h"
-#include "nn/mctn_objective.h"
 #include "nn/misa.h"
-#include "nn/misa_objective.h"
 #include "nn/model.h"
 #include "nn/mult.h"
 #include "nn/packed_rnn.h"
 #include "nn/self_mm.h"
-#include "nn/self_mm_objective.h"
 #include "nn/tfn.h"
 #include "util/error.h"
 

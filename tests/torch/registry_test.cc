@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "../common/model_fixtures.h"
 #include "nn/layers.h"
 #include "nn/model.h"
 #include "util/error.h"
-#include "../common/model_fixtures.h"
 
 namespace robustmsa {
 namespace {
@@ -85,30 +85,9 @@ Batch deterministic_missing(const Batch& in) {
 
 bool all_finite(const torch::Tensor& t) { return torch::isfinite(t).all().item<bool>(); }
 
-// Shrinks every integer option of a model's defaults: heads 2, kernels 3, layer counts 1, any
-// other size 8. Models keep their own option names; these rules cover the naming conventions
-// (width, *_hidden, *_dim, *_out, *_layers, levels, *_blocks, *_kernel) used in src/nn.
-nlohmann::json tiny_options(const ModelEntry& entry) {
-  nlohmann::json j = entry.default_options();
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    if (!it->is_number_integer()) continue;
-    const std::string& k = it.key();
-    auto has = [&k](const char* s) { return k.find(s) != std::string::npos; };
-    if (k == "heads")
-      *it = 2;
-    else if (has("kernel"))
-      *it = 3;
-    else if (has("layers") || has("levels") || has("blocks"))
-      *it = 1;
-    else
-      *it = 8;
-  }
-  return j;
-}
-
 std::shared_ptr<Model> build(const ModelEntry& entry, const InputSpec& spec, uint64_t seed = 7) {
   torch::manual_seed(seed);
-  return entry.make(tiny_options(entry), spec);
+  return entry.make(entry.test_options, spec);  // the entry's own tiny options
 }
 
 ModelOutput eval_forward(Model& model, const Batch& batch) {

@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "../common/model_fixtures.h"
 #include "nn/lf_dnn.h"
 #include "nn/model.h"
 #include "util/error.h"
-#include "../common/model_fixtures.h"
 
 namespace robustmsa {
 namespace {
@@ -293,7 +293,7 @@ TEST(UmdfObjectiveTest, MisuseIsARunError) {
   torch::manual_seed(1);
   auto lf = find_model("lf_dnn").make(nlohmann::json::object(), spec);
   ObjectiveContext ctx = context(Task::kRegression);
-  EXPECT_THROW(umdf_objective(*lf, batch, ctx), RunError);
+  EXPECT_THROW(find_model("umdf").objective(*lf, batch, ctx), RunError);  // the registry's cast
 }
 
 TEST(UmdfConsistencyTest, FeatureMeasuresAreZeroOnIdenticalInputsAndPositiveOtherwise) {
