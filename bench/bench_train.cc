@@ -1,5 +1,8 @@
 // UMDF (or any registered model) training and evaluation throughput on a feature file, with
-// peak resident memory. Prints one line per measurement; never a pass/fail.
+// peak resident memory. Prints one line per measurement; never a pass/fail. The timed step is the
+// trainer's own (Trainer::train_step, train/fit.h): the same optimiser set-up (train.optimizer,
+// lr, weight decay), the uncertain-missing view, gradient clipping at train.grad_clip and the
+// non-finite checks that `robustmsa train` runs.
 //
 //   bench_train DATA.pkl [--model umdf] [--batch 128] [--steps 20] [--threads 2] [--set k=v ...]
 #include <sys/resource.h>
@@ -15,6 +18,7 @@
 #include "config/experiment.h"
 #include "data/protocol.h"
 #include "train/evaluate.h"
+#include "train/fit.h"
 #include "train/trainer.h"
 
 using namespace robustmsa;
@@ -66,12 +70,9 @@ int main(int argc, char** argv) {
         "data %s: train %ld, load %.1f s, tensors %.0f MB, threads %d, model %s, batch %ld\n",
         cfg.data.path.c_str(), static_cast<long>(train.n), load_s, tensor_bytes(train) / 1e6, used,
         cfg.model.c_str(), static_cast<long>(cfg.train.batch_size));
-    auto model = build_model(cfg, data.spec, 1111);
-    const ModelEntry& entry = find_model(cfg.model);
-    torch::optim::Adam opt(model->parameters(), torch::optim::AdamOptions(cfg.train.lr));
-    UncertainOptions uo;
+    Trainer trainer(cfg, cfg.model, 1111, data, /*run_dir=*/"");
+    trainer.model().train();
     const int64_t b = cfg.train.batch_size;
-    std::array<int64_t, 3> lens = data.spec.len;
     double t_train = 0;
     int64_t samples = 0;
     // ROBUSTMSA_PROFILE=trace.json records a chrome trace of the timed steps.
@@ -83,16 +84,7 @@ int main(int argc, char** argv) {
       std::vector<int64_t> rows;
       for (int64_t i = 0; i < b; ++i) rows.push_back((s * b + i) % train.n);
       double ts = now();
-      Batch batch = gather(train, torch::tensor(rows, torch::kLong), nullptr);
-      ObjectiveContext ctx;
-      ctx.task = data.info.task;
-      ctx.missing_view = [&](const Batch& x) {
-        return apply_masks(x, uncertain_masks(uo, 1111, 0, s, rows, lens));
-      };
-      Losses l = entry.objective(*model, batch, ctx);
-      opt.zero_grad();
-      l.total.backward();
-      opt.step();
+      trainer.train_step(/*epoch=*/0, /*step=*/s, rows);
       if (s >= 2) {  // two warm-up steps
         t_train += now() - ts;
         samples += b;
@@ -105,7 +97,7 @@ int main(int argc, char** argv) {
     Condition c = parse_condition("frame:0.5");
     MaskTensors masks = to_tensors(make_masks(c, data.split(SplitId::kTest), 0));
     double te = now();
-    predict(*model, test, &masks, 256);
+    predict(trainer.model(), test, &masks, 256);
     double eval_s = now() - te;
     std::printf("eval: %.1f samples/s (%ld test samples, one condition)\n", test.n / eval_s,
                 static_cast<long>(test.n));

@@ -851,4 +851,12 @@ SynthResult write_synthetic(const SynthOptions& options, const std::string& out_
   return result;
 }
 
+void scale_synth_splits(SynthOptions& o, int64_t n_train) {
+  if (n_train <= 0) return;
+  const SynthShape shape = resolve_synth(o);
+  o.n_train = n_train;
+  o.n_valid = std::max<int64_t>(8, n_train * shape.n[1] / shape.n[0]);
+  o.n_test = std::max<int64_t>(8, n_train * shape.n[2] / shape.n[0]);
+}
+
 }  // namespace robustmsa

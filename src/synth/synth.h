@@ -119,4 +119,8 @@ using SynthProgress = std::function<void(const std::string& stage, int64_t done,
 SynthResult write_synthetic(const SynthOptions& options, const std::string& out_path,
                             const SynthProgress& progress = {});
 
+// `synth --n N`: scales the split sizes so that train has n_train samples, keeping the imitated
+// dataset's split proportions (valid and test at least 8 each). n_train <= 0 leaves the real sizes.
+void scale_synth_splits(SynthOptions& options, int64_t n_train);
+
 }  // namespace robustmsa

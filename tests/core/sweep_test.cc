@@ -1,7 +1,7 @@
 // robustmsa sweep end to end on a tiny synthetic file: 2 models x 2 seeds with 2 workers,
 // interrupted, rerun (finished cells are not redone), the report's missing-cell list, and the
 // Slurm script (bash -n; run as a real array when slurm's sbatch is usable here).
-#include "config/sweep.h"
+#include "run/sweep.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>

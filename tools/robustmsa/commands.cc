@@ -8,210 +8,96 @@
 #include <memory>
 
 #include "cli_common.h"
-#include "config/experiment.h"
-#include "data/inspect.h"
-#include "data/protocol.h"
-#include "nn/model.h"
-#include "report/report.h"
-#include "synth/synth.h"
-#include "train/distributed.h"
-#include "train/evaluate.h"
-#include "train/predict_input.h"
-#include "train/text_encoder.h"
-#include "train/trainer.h"
-#include "util/error.h"
-#include "util/fs.h"
+#include "progress.h"
 
 namespace robustmsa::cli {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-void print_config(const ExperimentConfig& cfg) {
-  nlohmann::json j = cfg.to_json();
-  j["model"] = resolved_model_options(cfg);
-  j["model"]["name"] = cfg.model;
-  UncertainOptions uncertain;
-  options_from_json(uncertain, cfg.missing, "missing");
-  j["missing"] = options_to_json(uncertain);
-  std::cout << j.dump(2) << "\n";
+void ConfigFlags::add(CLI::App& app) {
+  app.add_option("--data", layers.data, "feature pickle (MulT/CMU or MMSA layout)");
+  app.add_option("--config", layers.configs,
+                 "JSON config file(s); later files override earlier ones")
+      ->check(CLI::ExistingFile);
+  app.add_option("--set", layers.sets,
+                 "override one option: section.key=value (e.g. train.lr=1e-3)");
+  app.add_option(
+      "--seeds", layers.seeds,
+      "a count N < 1000 (the seeds 1111 ... 1110+N), one seed, or a comma-separated list");
+  app.add_option("--threads", layers.threads,
+                 "intra-op threads (default: train.threads, 0 = all cores)");
+  app.add_option("--text-encoder", layers.text_encoder,
+                 "BERT-family model folder whose features of the file's text_bert rows replace "
+                 "its text features (data.text_encoder; docs/text.md)");
+  app.add_flag("--finetune-text", layers.finetune_text,
+               "train the --text-encoder with the model at train.text_lr (data.text_finetune)");
+  app.add_flag("--dump-config", dump, "print the resolved configuration and exit");
+  app.add_flag("--help-config", help_config,
+               "print every configuration key (data, train, missing, eval and the model's "
+               "options) with its type, default and meaning, and exit");
 }
 
-}  // namespace
-
-std::vector<Variant> parse_variants(const std::string& text) {
-  std::vector<Variant> out;
-  std::stringstream ss(text);
-  std::string token;
-  while (std::getline(ss, token, ',')) {
-    if (token.empty()) continue;
-    if (token == "all") {
-      for (const auto& e : model_registry()) out.push_back({e.name, e.name, {}});
-      continue;
-    }
-    auto colon = token.find(':');
-    if (colon == std::string::npos && token.find('=') != std::string::npos) {
-      // "coarse=false" continues the previous variant's option list.
-      if (out.empty())
-        throw UsageError(str("--models '", text, "': option '", token, "' before any model name"));
-      out.back().label += "," + token;
-      out.back().sets.push_back("model." + token);
-      continue;
-    }
-    Variant v;
-    v.label = token;
-    v.model = token.substr(0, colon);
-    find_model(v.model);  // UsageError for unknown names
-    if (colon != std::string::npos) v.sets.push_back("model." + token.substr(colon + 1));
-    out.push_back(v);
-  }
-  if (out.empty()) throw UsageError("--models: expected at least one model name (or 'all')");
-  return out;
+void ReportedFlags::add(CLI::App& app) {
+  app.add_option("--reported", request.dataset,
+                 "mosi, mosei or iemocap: the dataset your (real) data file holds; adds the "
+                 "numbers the papers reported for the paper suite, marked as not measured");
+  app.add_option("--reported-file", request.file,
+                 "reported-numbers JSON (default: data/reported/missing_modality.json of the "
+                 "source tree)");
 }
 
-std::string slug(const std::string& label) {
-  std::string s;
-  for (char c : label)
-    s += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')
-             ? c
-             : (c == '=' ? '-' : '_');
-  return s;
-}
-
-std::string seed_dir(const std::string& base, int64_t seed) {
-  return (fs::path(base) / ("seed_" + std::to_string(seed))).string();
-}
-
-namespace {
-
-// Finds run directories (holding config.json) at or under `path`.
-std::vector<std::string> find_runs(const std::string& path) {
-  std::vector<std::string> runs;
-  if (!fs::is_directory(path))
-    throw UsageError(str("--run '", path, "': expected a run directory (or a directory of runs)"));
-  if (fs::exists(fs::path(path) / "config.json")) return {path};
-  for (const auto& e : fs::recursive_directory_iterator(path))
-    if (e.is_regular_file() && e.path().filename() == "config.json")
-      runs.push_back(e.path().parent_path().string());
-  std::sort(runs.begin(), runs.end());
-  if (runs.empty())
-    throw UsageError(str("--run '", path, "': no run directory (with config.json) found under it"));
-  return runs;
-}
-
-// The synthetic benchmark's oracle for `suite`, from the given file or from <data>.oracle.json
-// beside the data file; nullopt when there is none for that suite.
-std::optional<RunResult> oracle_for(const std::string& data_path, const std::string& suite,
-                                    const std::string& explicit_path = "") {
-  std::string path = explicit_path.empty() ? data_path + ".oracle.json" : explicit_path;
-  if (explicit_path.empty() && (data_path.empty() || !fs::exists(path))) return std::nullopt;
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(read_file(path));
-  } catch (const nlohmann::json::parse_error& e) {
-    throw DataError(str("oracle file '", path, "': byte offset ", e.byte, ": invalid JSON"));
-  }
-  if (j.value("suite", std::string("paper")) == suite) return oracle_from_json(j, path);
-  if (j.contains("suites") && j["suites"].contains(suite))
-    return oracle_from_json(j["suites"][suite], path + " (suite " + suite + ")");
-  return std::nullopt;
-}
-
-}  // namespace
-
-void ReportedFlags::validate() const {
-  if (!on()) {
-    if (!file.empty()) {
-      throw UsageError(str("--reported-file '", file,
-                           "' needs --reported mosi|mosei|iemocap (the dataset your data file "
-                           "holds)"));
-    }
-    return;
-  }
-  reported_task(dataset);  // UsageError for names other than mosi, mosei, iemocap
-}
-
-ReportedSection ReportedFlags::load(const std::string& suite, const std::string& task,
-                                    const std::vector<std::string>& data_paths) const {
-  validate();
-  std::vector<std::string> notes;
-  for (const std::string& p : data_paths) {
-    if (p.empty()) {
-      notes.push_back(
-          "The results do not name their data file, so robustmsa could not check that it is not "
-          "its synthetic benchmark.");
-      continue;
-    }
-    const std::vector<std::string> markers = synthetic_markers(p);
-    if (!markers.empty()) {
-      throw UsageError(str("--reported ", dataset, ": the data file '", p,
-                           "' is robustmsa's synthetic benchmark ('", markers.front(),
-                           "' is beside it); the papers' numbers apply only to the real ", dataset,
-                           " features, so they are not shown next to synthetic results"));
-    }
-    std::error_code ec;
-    if (!fs::exists(p, ec)) {
-      notes.push_back(str("The data file '", p,
-                          "' named by the results is not here, so robustmsa could not check that "
-                          "it is not its synthetic benchmark."));
-    }
-  }
-  const std::string path = file.empty() ? default_reported_path() : file;
-  std::error_code ec;
-  if (file.empty() && !fs::exists(path, ec)) {
-    throw DataError(str("--reported: the default reported-numbers file '", path,
-                        "' does not exist (it is read from the source tree robustmsa was built "
-                        "from); pass --reported-file FILE"));
-  }
-  ReportedSection s = select_reported(read_reported(path), dataset, suite, task);
-  s.notes.insert(s.notes.end(), notes.begin(), notes.end());
-  return s;
-}
-
-void print_and_write_report(const std::vector<RunResult>& results, const std::string& out_dir,
-                            const std::string& data_path, const std::string& oracle_path,
-                            const std::string& discussion_path, const ReportedFlags& reported) {
-  if (results.empty()) throw RunError("no results to report");
-  if (reported.on() && !oracle_path.empty()) {
-    throw UsageError(str("--reported ", reported.dataset, " with --oracle '", oracle_path,
-                         "': an oracle exists only for the synthetic benchmark, and the papers' "
-                         "numbers apply only to the real datasets"));
-  }
-  // Checked before the oracle is read: an oracle beside the data file is what marks it synthetic.
-  // (build_report then refuses results that mix suites or tasks.)
-  std::optional<ReportedSection> section;
-  if (reported.on()) {
-    std::vector<std::string> paths;
-    for (const RunResult& r : results) {
-      if (std::find(paths.begin(), paths.end(), r.data_path) == paths.end()) {
-        paths.push_back(r.data_path);
-      }
-    }
-    section = reported.load(results.front().suite, results.front().task, paths);
-  }
-  std::optional<RunResult> oracle = oracle_for(data_path, results.front().suite, oracle_path);
-  Report report = build_report(results, oracle, ReportOptions{});
-  report.reported = std::move(section);
-  if (!discussion_path.empty()) report.discussion = read_file(discussion_path);
-  write_report(report, out_dir);
+void print_report(const Report& report, const std::string& out_dir) {
   std::cout << format_terminal_table(report);
   std::cout << "\nreport written to " << out_dir << "/report.md\n";
 }
 
+void report_and_print(const std::vector<RunResult>& results, const ReportRequest& request) {
+  print_report(report_results(results, request), request.out_dir);
+}
+
+// --help-config: every configuration key, with the options of each model in `models` (a
+// --models list, or one model name).
+void print_config_help(const std::string& models) {
+  std::cout << config_help();
+  std::vector<std::string> shown;
+  for (const Variant& v : parse_variants(models, model_names())) {
+    if (std::find(shown.begin(), shown.end(), v.model) != shown.end()) continue;
+    shown.push_back(v.model);
+    for (const ModelInfo& m : list_models())
+      if (m.name == v.model) std::cout << "model (" << m.name << "):\n" << m.help;
+  }
+}
+
+namespace {
+
+void print_config(const ExperimentConfig& cfg) {
+  std::cout << resolved_config(cfg).dump(2) << "\n";
+}
+
+std::string report_dir(const std::string& out) { return (fs::path(out) / "report").string(); }
+
+}  // namespace
+
 Runner add_models(CLI::App& app) {
-  auto json = std::make_shared<bool>(false);
-  app.add_flag("--json", *json, "machine-readable output");
-  return [json] {
+  struct Flags {
+    bool json = false, help_config = false;
+  };
+  auto f = std::make_shared<Flags>();
+  app.add_flag("--json", f->json, "machine-readable output");
+  app.add_flag("--help-config", f->help_config,
+               "every option of every model with its type, default and meaning");
+  return [f] {
     nlohmann::json all = nlohmann::json::array();
-    for (const auto& e : model_registry()) {
-      if (*json) {
-        all.push_back({{"name", e.name}, {"paper", e.paper}, {"options", e.default_options()}});
+    for (const ModelInfo& m : list_models()) {
+      if (f->json) {
+        all.push_back({{"name", m.name}, {"paper", m.paper}, {"options", m.options}});
+      } else if (f->help_config) {
+        std::cout << m.name << "  —  " << m.paper << "\n" << m.help << "\n";
       } else {
-        std::cout << e.name << "  —  " << e.paper << "\n    " << e.default_options().dump() << "\n";
+        std::cout << m.name << "  —  " << m.paper << "\n    " << m.options.dump() << "\n";
       }
     }
-    if (*json) std::cout << all.dump(2) << "\n";
+    if (f->json) std::cout << all.dump(2) << "\n";
   };
 }
 
@@ -249,12 +135,7 @@ Runner add_synth(CLI::App& app) {
     set_option(o, "like", f->like, "synth");
     set_option(o, "layout", f->layout, "synth");
     set_option(o, "seed", std::to_string(f->seed), "synth");
-    if (f->n > 0) {  // keep the real dataset's split proportions
-      SynthShape shape = resolve_synth(o);
-      o.n_train = f->n;
-      o.n_valid = std::max<int64_t>(8, f->n * shape.n[1] / shape.n[0]);
-      o.n_test = std::max<int64_t>(8, f->n * shape.n[2] / shape.n[0]);
-    }
+    scale_synth_splits(o, f->n);  // keeps the real dataset's split proportions
     for (const auto& s : f->sets) {
       auto eq = s.find('=');
       if (eq == std::string::npos) throw UsageError(str("--set '", s, "': expected key=value"));
@@ -284,90 +165,60 @@ Runner add_train(CLI::App& app) {
                  "data-parallel ranks to start on this machine (needs train.shards >= N; "
                  "see docs/scaling.md)");
   return [f] {
-    ExperimentConfig cfg = f->cfg.resolve(f->model);
+    if (f->cfg.help_config)
+      return print_config_help(f->model.empty() ? resolve_config(f->cfg.layers).model : f->model);
+    ExperimentConfig cfg = resolve_config(f->cfg.layers, f->model);
     if (f->cfg.dump) return print_config(cfg);
     if (f->out.empty()) throw UsageError("train: --out RUN is required");
-    resolved_model_options(cfg);  // unknown model keys fail before any data is read
-    if (f->nproc != 1) {          // one machine, N ranks over Gloo on loopback
-      if (f->nproc < 1 || f->nproc > cfg.train.shards)
-        throw ConfigError(str("--nproc ", f->nproc, ": expected 1 ... train.shards (",
-                              cfg.train.shards, "); set --set train.shards=", f->nproc));
-      if (int code = launch_local(f->nproc, own_arguments_without("--nproc")))
-        throw RunError(str("train --nproc ", f->nproc, ": a rank failed (exit code ", code, ")"));
-      return;
-    }
-    int threads = configure_threads(cfg.train.threads);
-    PreparedData data = prepare_data(cfg.data);
+    check_config(cfg);  // unknown model keys fail before any data is read
+    if (f->nproc != 1) return train_local_ranks(cfg, f->nproc);  // N ranks over Gloo on loopback
+    const int threads = set_threads(cfg.train.threads);
+    std::shared_ptr<PreparedData> data = load_data(cfg.data);
+    const DataSummary d = summarize(*data);
     std::fprintf(stderr, "data %s: %ld/%ld/%ld samples, %s, threads %d\n", cfg.data.path.c_str(),
-                 static_cast<long>(data.tensors[0].n), static_cast<long>(data.tensors[1].n),
-                 static_cast<long>(data.tensors[2].n), task_name(data.info.task), threads);
-    std::vector<RunResult> results;
-    for (int64_t seed : cfg.train.seeds)
-      results.push_back(train_run(cfg, cfg.model, seed, data, seed_dir(f->out, seed), f->resume));
-    if (!default_distributed().is_main()) return;  // rank 0 reports
-    print_and_write_report(results, (fs::path(f->out) / "report").string(), cfg.data.path);
+                 static_cast<long>(d.samples[0]), static_cast<long>(d.samples[1]),
+                 static_cast<long>(d.samples[2]), d.task.c_str(), threads);
+    ProgressPrinter progress;
+    RunOptions options;
+    options.resume = f->resume;
+    options.observer = &progress;
+    std::vector<RunResult> results = train_seeds(cfg, *data, f->out, options);
+    if (!is_main_process()) return;  // rank 0 reports
+    ReportRequest req;
+    req.out_dir = report_dir(f->out);
+    req.data_path = cfg.data.path;
+    report_and_print(results, req);
   };
 }
 
 Runner add_eval(CLI::App& app) {
   struct Flags {
-    std::string run, suite = "paper", data;
-    int64_t threads = 0, mask_seed = -1;
+    EvalRequest req;
+    int64_t threads = 0;
   };
   auto f = std::make_shared<Flags>();
-  app.add_option("--run", f->run, "a run directory, or a directory of runs (all seeds)")
+  app.add_option("--run", f->req.run, "a run directory, or a directory of runs (all seeds)")
       ->required();
-  app.add_option("--suite", f->suite, "paper, mmsa or gcnet")->capture_default_str();
-  app.add_option("--data", f->data, "feature file (default: the one the run was trained on)");
-  app.add_option("--mask-seed", f->mask_seed, "evaluation mask seed (default: the run's)");
+  app.add_option("--suite", f->req.suite, "paper, mmsa or gcnet")->capture_default_str();
+  app.add_option("--data", f->req.data, "feature file (default: the one the run was trained on)");
+  app.add_option("--mask-seed", f->req.mask_seed, "evaluation mask seed (default: the run's)");
   app.add_option("--threads", f->threads, "intra-op threads (0 = all cores)");
   return [f] {
-    std::vector<Condition> conditions = suite_conditions(f->suite);
-    configure_threads(f->threads);
-    std::vector<std::string> runs = find_runs(f->run);
-    std::unique_ptr<PreparedData> data;
-    std::vector<RunResult> results;
-    for (const auto& dir : runs) {
-      LoadedRun cfg_only = read_run_config(dir);
-      std::string path = f->data.empty() ? cfg_only.config.data.path : f->data;
-      if (!data || data->info.path != path) {
-        DataSection ds = cfg_only.config.data;
-        ds.path = path;
-        data = std::make_unique<PreparedData>(prepare_data(ds));
+    suite_named(f->req.suite);  // an unknown suite fails before anything is read
+    set_threads(f->threads);
+    EvalOutcome out = evaluate_runs(f->req, RunOptions{}, [](const EvaluatedRun& r) {
+      if (r.written.kept_old) {
+        const std::string old = r.written.path.substr(0, r.written.path.size() - 4);
+        std::fprintf(stderr, "note: %s differs from this evaluation; kept the old file, wrote %s\n",
+                     old.c_str(), r.written.path.c_str());
       }
-      LoadedRun run = load_run(dir, data->spec);
-      int64_t mask_seed = f->mask_seed >= 0 ? f->mask_seed : run.config.eval.mask_seed;
-      RunResult r;
-      r.variant = run.variant;
-      r.model = run.config.model;
-      r.seed = run.seed;
-      r.suite = f->suite;
-      r.split = "test";
-      r.task = task_name(data->info.task);
-      r.data_path = data->info.path;
-      r.data_sha256 = data->info.sha256;
-      r.conditions = evaluate_conditions(
-          *run.model, data->split(SplitId::kTest),
-          with_text_features(*run.model, data->tensor(SplitId::kTest), run.config.eval.batch_size),
-          conditions, static_cast<uint64_t>(mask_seed), run.config.eval.batch_size,
-          data->info.task);
-      std::string name =
-          f->suite == run.config.eval.suite ? "results.json" : "results_" + f->suite + ".json";
-      std::string out = (fs::path(dir) / name).string();
-      std::string text = results_to_json(r).dump(2) + "\n";
-      // Never overwrite an earlier evaluation that differs (another data file or mask seed).
-      const bool differs = fs::exists(out) && read_file(out) != text;
-      if (differs)
-        std::fprintf(stderr,
-                     "note: %s differs from this evaluation; kept the old file, wrote %s.new\n",
-                     out.c_str(), out.c_str());
-      write_file_atomic(differs ? out + ".new" : out, text);
-      std::fprintf(stderr, "evaluated %s (%s seed %ld) on %zu conditions\n", dir.c_str(),
-                   run.variant.c_str(), static_cast<long>(run.seed), conditions.size());
-      results.push_back(std::move(r));
-    }
-    std::string report_dir = (fs::path(f->run) / ("report_" + f->suite)).string();
-    print_and_write_report(results, report_dir, data ? data->info.path : "");
+      std::fprintf(stderr, "evaluated %s (%s seed %ld) on %zu conditions\n", r.dir.c_str(),
+                   r.variant.c_str(), static_cast<long>(r.seed), r.conditions);
+    });
+    ReportRequest req;
+    req.out_dir = out.report_dir;
+    req.data_path = out.data_path;
+    report_and_print(out.results, req);
   };
 }
 
@@ -390,50 +241,39 @@ Runner add_compare(CLI::App& app) {
                  "results)");
   f->reported.add(app);
   return [f] {
-    if (!f->discussion.empty()) read_file(f->discussion);  // a bad path fails before training
-    std::vector<Variant> variants = parse_variants(f->models);
-    std::vector<ExperimentConfig> configs;
-    for (const auto& v : variants) {
-      ExperimentConfig cfg = f->cfg.resolve(v.model);
-      for (const auto& s : v.sets) cfg.apply_set(s);
-      if (!f->suite.empty()) cfg.apply_set("eval.suite=" + f->suite);
-      resolved_model_options(cfg);  // fail on bad options before any training
-      configs.push_back(cfg);
-    }
+    if (f->cfg.help_config) return print_config_help(f->models);
+    ReportRequest req;
+    req.out_dir = report_dir(f->out);
+    req.discussion_path = f->discussion;
+    req.reported = f->reported.request;
+    check_report_request(req);  // a bad discussion path or --reported fails before training
+    ComparePlan plan = plan_compare(f->models, f->cfg.layers, f->suite, f->out);
     if (f->cfg.dump) {
-      for (const auto& c : configs) print_config(c);
+      for (const auto& c : plan.configs) print_config(c);
       return;
     }
-    // --reported: a synthetic file, another suite, an unknown dataset or a bad numbers file fail
-    // before the data is read, a task that is not the dataset's before any training.
-    f->reported.validate();
-    if (f->reported.on()) {
-      for (const auto& c : configs) f->reported.load(c.eval.suite, "", {c.data.path});
+    const ExperimentConfig& first = plan.configs.front();
+    // --reported: a synthetic file, another suite or a bad numbers file fail before the data is
+    // read, a task that is not the dataset's before any training.
+    if (req.reported.on()) {
+      for (const auto& c : plan.configs) req.reported.load(c.eval.suite, "", {c.data.path});
     }
-    int threads = configure_threads(configs.front().train.threads);
-    PreparedData data = prepare_data(configs.front().data);
-    if (f->reported.on()) {
-      f->reported.load(configs.front().eval.suite, task_name(data.info.task),
-                       {configs.front().data.path});
-    }
+    const int threads = set_threads(first.train.threads);
+    std::shared_ptr<PreparedData> data = load_data(first.data);
+    if (req.reported.on())
+      req.reported.load(first.eval.suite, summarize(*data).task, {first.data.path});
     std::fprintf(stderr, "compare: %zu variant(s) x %zu seed(s) on %s (threads %d)\n",
-                 variants.size(), configs.front().train.seeds.size(),
-                 configs.front().data.path.c_str(), threads);
+                 plan.variants.size(), first.train.seeds.size(), first.data.path.c_str(), threads);
     auto t0 = std::chrono::steady_clock::now();
-    std::vector<RunResult> results;
-    for (std::size_t i = 0; i < variants.size(); ++i) {
-      for (int64_t seed : configs[i].train.seeds) {
-        std::string dir = seed_dir((fs::path(f->out) / slug(variants[i].label)).string(), seed);
-        // resume: a finished run of the same configuration is read, an interrupted one goes on.
-        results.push_back(
-            train_run(configs[i], variants[i].label, seed, data, dir, /*resume=*/true));
-      }
-    }
+    ProgressPrinter progress;
+    RunOptions options;
+    options.observer = &progress;
+    std::vector<RunResult> results = run_compare(plan, *data, options);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::fprintf(stderr, "compare finished in %.0f s\n", secs);
-    if (!default_distributed().is_main()) return;  // rank 0 reports
-    print_and_write_report(results, (fs::path(f->out) / "report").string(),
-                           configs.front().data.path, "", f->discussion, f->reported);
+    if (!is_main_process()) return;  // rank 0 reports
+    req.data_path = first.data.path;
+    report_and_print(results, req);
   };
 }
 
@@ -450,94 +290,47 @@ Runner add_report(CLI::App& app) {
                  "Markdown file shown as the report's Discussion section");
   f->reported.add(app);
   return [f] {
-    f->reported.validate();
+    const ReportedRequest& reported = f->reported.request;
+    reported.validate();
     // A sweep directory: one report per dataset and suite, and the cells still missing.
     if (fs::exists(fs::path(f->dir) / "sweep.json")) {
-      if (f->reported.on()) {
+      if (reported.on()) {
         throw UsageError(str("--reported with the sweep directory '", f->dir,
                              "': a sweep may hold several datasets; run `robustmsa report "
                              "<sweep>/<dataset>/paper --reported <dataset>` for each real "
                              "dataset instead"));
       }
-      report_sweep(f->dir, f->oracle);
+      print_sweep_report(report_sweep(f->dir, f->oracle));
       return;
     }
-    std::vector<RunResult> all = collect_results(f->dir);
-    if (all.empty()) throw DataError(str("report: no results*.json under '", f->dir, "'"));
-    // One report per suite.
-    std::map<std::string, std::vector<RunResult>> by_suite;
-    for (auto& r : all) by_suite[r.suite].push_back(r);
-    // The reported tables follow the paper suite: with --reported, only that suite's report gets
-    // them, and a directory without paper-suite results is refused.
-    if (f->reported.on() && !by_suite.count("paper")) {
-      std::string suites;
-      for (const auto& [suite, results] : by_suite) suites += (suites.empty() ? "" : ", ") + suite;
-      throw UsageError(str("--reported ", f->reported.dataset,
-                           ": the reported tables follow the `paper` suite's conditions, but '",
-                           f->dir, "' holds results of suite(s) ", suites, " only"));
-    }
-    for (auto& [suite, results] : by_suite) {
-      std::string out = f->out.empty() ? (fs::path(f->dir) / "report").string() : f->out;
-      if (by_suite.size() > 1) out += "_" + suite;
-      const bool with_reported = f->reported.on() && suite == "paper";
-      if (f->reported.on() && !with_reported) {
-        std::fprintf(stderr,
-                     "note: --reported applies to the paper suite; the %s report (%s) has no "
-                     "reported section\n",
-                     suite.c_str(), out.c_str());
-      }
-      print_and_write_report(results, out, results.front().data_path, f->oracle, f->discussion,
-                             with_reported ? f->reported : ReportedFlags());
+    for (const WrittenReport& w :
+         report_directory(f->dir, f->out, f->oracle, f->discussion, reported)) {
+      if (!w.note.empty()) std::fprintf(stderr, "%s\n", w.note.c_str());
+      print_report(w.report, w.out_dir);
     }
   };
 }
 
 Runner add_predict(CLI::App& app) {
   struct Flags {
-    std::string run, input, split = "test", encoder;
-    std::vector<std::string> texts;
+    PredictRequest req;
     int64_t threads = 0;
   };
   auto f = std::make_shared<Flags>();
-  app.add_option("--run", f->run, "a run directory (seed_<seed>)")->required();
-  app.add_option("--input", f->input,
+  app.add_option("--run", f->req.run, "a run directory (seed_<seed>)")->required();
+  app.add_option("--input", f->req.input,
                  "features: a JSON file {\"samples\": [{\"text\": [[...]], \"audio\": null, ...}]} "
                  "or a pickle in a supported layout");
-  app.add_option("--text", f->texts,
+  app.add_option("--text", f->req.texts,
                  "score sentences (repeatable) with text only: tokenised and encoded by the run's "
                  "data.text_encoder or --text-encoder (docs/text.md)");
-  app.add_option("--text-encoder", f->encoder,
+  app.add_option("--text-encoder", f->req.text_encoder,
                  "BERT-family model folder for --text (default: the run's data.text_encoder)");
-  app.add_option("--split", f->split, "split of a pickle input")->capture_default_str();
+  app.add_option("--split", f->req.split, "split of a pickle input")->capture_default_str();
   app.add_option("--threads", f->threads, "intra-op threads (0 = all cores)");
   return [f] {
-    configure_threads(f->threads);
-    std::vector<std::string> runs = find_runs(f->run);
-    if (runs.size() != 1)
-      throw UsageError(
-          str("predict --run '", f->run, "': expected one run directory, found ", runs.size()));
-    InputSpec spec = run_input_spec(runs[0]);
-    if (f->input.empty() == f->texts.empty())
-      throw UsageError("predict: pass exactly one of --input FILE and --text \"...\"");
-    LoadedRun run = load_run(runs[0], spec);
-    if (!f->texts.empty()) {
-      const std::string dir = f->encoder.empty() ? run.config.data.text_encoder : f->encoder;
-      if (dir.empty())
-        throw UsageError(str("predict --text: run '", runs[0],
-                             "' was not trained with data.text_encoder; pass --text-encoder DIR "
-                             "(the model that made its text features)"));
-      TextEncoder enc = load_text_encoder(dir);  // a fine-tuned run: its tokenizer only
-      PredictInput in = text_predict_input(enc, f->texts, spec, run.model.get());
-      nlohmann::json out = predict_json(*run.model, in, spec);
-      std::cout << out.dump(2) << "\n";
-      return;
-    }
-    if (run.model->text_encoder)
-      throw UsageError(str("predict --input: run '", runs[0],
-                           "' fine-tuned its text encoder (data.text_finetune), so text features "
-                           "from elsewhere do not fit it; score text with --text \"...\""));
-    PredictInput in = read_predict_input(f->input, f->split, spec);
-    std::cout << predict_json(*run.model, in, spec).dump(2) << "\n";
+    set_threads(f->threads);
+    std::cout << predict_run(f->req, RunOptions{}).dump(2) << "\n";
   };
 }
 

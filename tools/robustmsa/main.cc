@@ -1,5 +1,6 @@
 // robustmsa — multimodal sentiment analysis under uncertain missing modalities.
-// Exit codes: 0 success, 1 runtime or data error, 2 usage or configuration error.
+// Exit codes: 0 success, 1 runtime or data error, 2 usage or configuration error
+// (describe_error, include/robustmsa/train.h; ROBUSTMSA_BACKTRACE=1 adds LibTorch's backtrace).
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
@@ -7,7 +8,7 @@
 #include <string>
 
 #include "commands.h"
-#include "util/error.h"
+#include "robustmsa/robustmsa.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -35,8 +36,7 @@ int main(int argc, char** argv) {
       robustmsa::cli::add_report);
   add("predict", "predict with a trained run on new features (any subset of modalities)",
       robustmsa::cli::add_predict);
-  add("features",
-      "transcripts (label.csv) -> MMSA-layout features from a BERT-family text encoder",
+  add("features", "transcripts (label.csv) -> MMSA-layout features from a BERT-family text encoder",
       robustmsa::cli::add_features);
   add("sweep", "run a grid of models x seeds x datasets x suites here (N workers) or on Slurm",
       robustmsa::cli::add_sweep);
@@ -54,18 +54,10 @@ int main(int argc, char** argv) {
   try {
     for (auto& [sub, run] : runners)
       if (sub->parsed()) run();
-  } catch (const robustmsa::UsageError& e) {
-    std::fprintf(stderr, "robustmsa: usage error: %s\n", e.what());
-    return 2;
-  } catch (const robustmsa::ConfigError& e) {
-    std::fprintf(stderr, "robustmsa: configuration error: %s\n", e.what());
-    return 2;
-  } catch (const robustmsa::DataError& e) {
-    std::fprintf(stderr, "robustmsa: data error: %s\n", e.what());
-    return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "robustmsa: error: %s\n", e.what());
-    return 1;
+    const robustmsa::ErrorReport r = robustmsa::describe_error(e);
+    std::fprintf(stderr, "%s\n", r.message.c_str());
+    return r.exit_code;
   }
   return 0;
 }

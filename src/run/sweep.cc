@@ -1,10 +1,4 @@
-#include "config/sweep.h"
-
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include "run/sweep.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -13,8 +7,10 @@
 #include <map>
 #include <set>
 
+#include "run/run_dir.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/process.h"
 
 namespace robustmsa {
 
@@ -61,7 +57,7 @@ SweepPlan plan_sweep(const SweepGrid& grid) {
           c.variant = v.label;
           c.seed = seed;
           c.compare_out = compare_out;
-          c.run_dir = (fs::path(compare_out) / v.slug / ("seed_" + std::to_string(seed))).string();
+          c.run_dir = seed_dir((fs::path(compare_out) / v.slug).string(), seed);
           // compare reads "--seeds 5" as a count; "5," is the one-seed list {5}.
           const std::string seeds = std::to_string(seed) + (seed < 1000 ? "," : "");
           c.argv = {grid.program, "compare", "--data",  data,  "--models", v.label,
@@ -128,7 +124,7 @@ SweepPlan read_sweep_plan(const std::string& sweep_dir) {
 }
 
 bool sweep_cell_finished(const SweepCell& cell) {
-  return fs::exists(fs::path(cell.run_dir) / "results.json");
+  return fs::exists(RunPaths(cell.run_dir).results);
 }
 
 SweepRunSummary run_sweep_locally(const SweepPlan& plan, int64_t workers) {
@@ -147,49 +143,29 @@ SweepRunSummary run_sweep_locally(const SweepPlan& plan, int64_t workers) {
                static_cast<long>(workers));
   const fs::path logs = fs::path(plan.out) / "logs";
   fs::create_directories(logs);
-  const pid_t parent = ::getpid();
   std::map<pid_t, const SweepCell*> running;
   std::size_t next = 0;
   while (next < todo.size() || !running.empty()) {
     while (next < todo.size() && static_cast<int64_t>(running.size()) < workers) {
       const SweepCell& c = *todo[next++];
-      const std::string log = (logs / ("cell_" + std::to_string(c.id) + ".log")).string();
-      std::fflush(nullptr);
-      pid_t pid = ::fork();
-      if (pid < 0) throw RunError(str("sweep: fork() for cell ", c.id, ": ", std::strerror(errno)));
-      if (pid == 0) {
-        // Die with the sweep: an interrupted sweep must not leave cells writing behind it.
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (::getppid() != parent) ::_exit(1);
-        int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-          ::dup2(fd, STDOUT_FILENO);
-          ::dup2(fd, STDERR_FILENO);
-          ::close(fd);
-        }
-        std::vector<char*> argv;
-        for (const auto& a : c.argv) argv.push_back(const_cast<char*>(a.c_str()));
-        argv.push_back(nullptr);
-        ::execv(argv[0], argv.data());
-        std::fprintf(stderr, "sweep: exec '%s' failed: %s\n", argv[0], std::strerror(errno));
-        ::_exit(127);
-      }
+      ProcessSpec p;
+      p.argv = c.argv;
+      p.output = (logs / ("cell_" + std::to_string(c.id) + ".log")).string();
+      // Die with the sweep: an interrupted sweep must not leave cells writing behind it.
+      p.die_with_parent = true;
+      const pid_t pid = start_process(p);
       std::fprintf(stderr, "sweep: cell %ld started (%s %s %s seed %ld), log %s\n",
                    static_cast<long>(c.id), c.dataset.c_str(), c.suite.c_str(), c.variant.c_str(),
-                   static_cast<long>(c.seed), log.c_str());
+                   static_cast<long>(c.seed), p.output.c_str());
       running[pid] = &c;
     }
-    int status = 0;
-    pid_t pid = ::waitpid(-1, &status, 0);
-    if (pid < 0) {
-      if (errno == EINTR) continue;
-      throw RunError(str("sweep: waitpid(): ", std::strerror(errno)));
-    }
+    int code = 0;
+    const pid_t pid = wait_any_process(&code);
+    if (pid < 0) throw RunError(str("sweep: waitpid(): ", std::strerror(errno)));
     auto it = running.find(pid);
     if (it == running.end()) continue;
     const SweepCell& c = *it->second;
     running.erase(it);
-    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     if (code == 0 && sweep_cell_finished(c)) {
       ++summary.finished;
       std::fprintf(stderr, "sweep: cell %ld finished\n", static_cast<long>(c.id));
@@ -267,6 +243,15 @@ std::string slurm_script(const SweepPlan& plan, const SlurmOptions& options, std
   s += "fi\n";
   s += "exec \"${cell[@]}\"\n";
   return s;
+}
+
+std::string write_slurm_script(const SweepPlan& plan, const SlurmOptions& options,
+                               std::string* array) {
+  const std::string path = (fs::path(plan.out) / "sweep.sbatch").string();
+  fs::create_directories(fs::path(plan.out) / "logs");
+  write_file_atomic(path, slurm_script(plan, options, array));
+  fs::permissions(path, fs::perms::owner_exec | fs::perms::group_exec, fs::perm_options::add);
+  return path;
 }
 
 }  // namespace robustmsa

@@ -82,6 +82,11 @@ struct SlurmOptions {
 // Returns the script; `array` receives the --array list ("" when every cell has finished).
 std::string slurm_script(const SweepPlan& plan, const SlurmOptions& options, std::string* array);
 
+// Writes slurm_script into OUT/sweep.sbatch (executable; OUT/logs created for the task logs) and
+// returns its path.
+std::string write_slurm_script(const SweepPlan& plan, const SlurmOptions& options,
+                               std::string* array);
+
 // "0-3,5,7-8" for sorted ids.
 std::string compress_ids(const std::vector<int64_t>& ids);
 // Single-quotes `s` for bash.
