@@ -37,7 +37,10 @@
 //   ComparePlan plan = plan_compare("umdf,umdf:distill=false", layers, "paper", "runs/cmp");
 //   std::shared_ptr<PreparedData> data = load_data(plan.configs.front().data);
 //   std::vector<RunResult> results = run_compare(plan, *data, RunOptions{});
-//   EvalOutcome other = evaluate_runs({"runs/cmp/umdf", "mmsa"}, RunOptions{});
+//   EvalRequest ev;                                    // the umdf runs on another suite
+//   ev.run = "runs/cmp/umdf";
+//   ev.suite = "mmsa";
+//   EvalOutcome other = evaluate_runs(ev, RunOptions{});
 //
 //   // 4. Report: tables beside the synthetic oracle, written as Markdown, CSV, JSON and plots.
 //   ReportRequest req;

@@ -124,7 +124,7 @@ std::vector<WrittenReport> report_directory(const std::string& dir, const std::s
   std::vector<WrittenReport> written;
   for (auto& [suite, results] : by_suite) {
     WrittenReport w;
-    w.out_dir = out.empty() ? (fs::path(dir) / "report").string() : out;
+    w.out_dir = out.empty() ? report_dir(dir) : out;
     if (by_suite.size() > 1) w.out_dir += "_" + suite;
     const bool with_reported = reported.on() && has_reported_tables(suite);
     if (reported.on() && !with_reported) {
@@ -143,7 +143,14 @@ std::vector<WrittenReport> report_directory(const std::string& dir, const std::s
   return written;
 }
 
-SweepReport report_sweep(const std::string& sweep_dir, const std::string& oracle_path) {
+SweepReport report_sweep(const std::string& sweep_dir, const std::string& oracle_path,
+                         const ReportedRequest& reported) {
+  if (reported.on()) {
+    throw UsageError(str("--reported with the sweep directory '", sweep_dir,
+                         "': a sweep may hold several datasets; run `robustmsa report "
+                         "<sweep>/<dataset>/paper --reported <dataset>` for each real "
+                         "dataset instead"));
+  }
   SweepPlan plan = read_sweep_plan(sweep_dir);
   SweepReport out;
   out.dir = sweep_dir;
@@ -168,7 +175,7 @@ SweepReport report_sweep(const std::string& sweep_dir, const std::string& oracle
     group.cells = static_cast<int64_t>(by_group[g].size());
     if (!results.empty()) {
       ReportRequest req;
-      req.out_dir = (fs::path(g) / "report").string();
+      req.out_dir = report_dir(g);
       req.data_path = first.data;
       req.oracle_path = oracle_path;
       WrittenReport w;

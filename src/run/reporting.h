@@ -71,7 +71,8 @@ std::vector<WrittenReport> report_directory(const std::string& dir, const std::s
                                             const ReportedRequest& reported);
 
 // The report of a sweep directory (sweep.json): one report per dataset and suite over the cells
-// that finished, in plan order, and the cells still missing.
+// that finished, in plan order, and the cells still missing. `reported` must be off (UsageError:
+// a sweep may hold several datasets; report each real dataset's directory on its own).
 struct SweepGroupReport {
   std::string dataset, suite;
   int64_t finished = 0, cells = 0;
@@ -83,7 +84,8 @@ struct SweepReport {
   std::vector<SweepGroupReport> groups;
   std::vector<SweepCell> missing;
 };
-SweepReport report_sweep(const std::string& sweep_dir, const std::string& oracle_path = "");
+SweepReport report_sweep(const std::string& sweep_dir, const std::string& oracle_path = "",
+                         const ReportedRequest& reported = {});
 // The closing lines of a sweep report: all finished, or the missing cells with their state.
 std::string format_sweep_missing(const SweepReport& report);
 

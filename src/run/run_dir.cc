@@ -53,6 +53,10 @@ std::string seed_dir(const std::string& base, int64_t seed) {
   return (fs::path(base) / ("seed_" + std::to_string(seed))).string();
 }
 
+std::string report_dir(const std::string& dir, const std::string& suite) {
+  return (fs::path(dir) / (suite.empty() ? std::string("report") : "report_" + suite)).string();
+}
+
 void refuse_overwrite(const RunPaths& p, bool resume) {
   if (resume) return;
   if (fs::exists(p.results))

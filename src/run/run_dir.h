@@ -2,12 +2,13 @@
 // directory holds, where seeds go, when a finished run is the run asked for, and when a file may
 // be written. The trainer, `eval`, `compare`, `sweep` and `report` all go through it.
 //
-//   RUN/                      one seed of one variant (compare: OUT/<slug(variant)>/seed_<seed>)
-//     config.json             variant, seed, resolved config, input spec, data file (the run's
-//     identity) metrics.jsonl           one line per finished epoch checkpoint.pt           model,
-//     optimiser, selected weights, selection state (train/checkpoint.h) results.json test results
-//     on the suite it was trained for (eval.suite) results_<suite>.json    `eval --suite <suite>`
-//     on another suite
+// A run directory (one seed of one variant; compare: OUT/<slug(variant)>/seed_<seed>):
+//   config.json           the run's identity: variant, seed, resolved config, input, data file
+//   metrics.jsonl         one line per finished epoch
+//   checkpoint.pt         model, optimiser, selected weights, selection state (train/checkpoint.h)
+//   results.json          test results on the suite it was trained for (eval.suite)
+//   results_<suite>.json  `eval --suite <suite>` on another suite
+// Reports of the runs under a directory DIR go to DIR/report (report_dir).
 //
 // Usage:
 //   robustmsa::RunPaths p(robustmsa::seed_dir("runs/umdf", 1111));   // runs/umdf/seed_1111
@@ -40,6 +41,9 @@ struct RunPaths {
 
 // base/seed_<seed>: where one seed of a variant lives.
 std::string seed_dir(const std::string& base, int64_t seed);
+// DIR/report: where train, compare, report and sweep write the report of the runs under DIR;
+// DIR/report_<suite> when `suite` is given (`eval --suite`).
+std::string report_dir(const std::string& dir, const std::string& suite = "");
 
 // ---- the no-overwrite rule -------------------------------------------------------------------
 // Nothing a run directory holds is ever overwritten with something else. Training (train_run)

@@ -18,6 +18,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
+std::string sweep_plan_path(const std::string& sweep_dir) {
+  return (fs::path(sweep_dir) / "sweep.json").string();
+}
+
 void require_axis(bool ok, const char* what) {
   if (!ok) throw UsageError(str("sweep: no ", what, " given; expected at least one"));
 }
@@ -89,12 +93,13 @@ nlohmann::json sweep_plan_to_json(const SweepPlan& plan) {
 
 void write_sweep_plan(const SweepPlan& plan) {
   fs::create_directories(plan.out);
-  write_file_atomic((fs::path(plan.out) / "sweep.json").string(),
-                    sweep_plan_to_json(plan).dump(2) + "\n");
+  write_file_atomic(sweep_plan_path(plan.out), sweep_plan_to_json(plan).dump(2) + "\n");
 }
 
+bool is_sweep_dir(const std::string& dir) { return fs::exists(sweep_plan_path(dir)); }
+
 SweepPlan read_sweep_plan(const std::string& sweep_dir) {
-  const std::string path = (fs::path(sweep_dir) / "sweep.json").string();
+  const std::string path = sweep_plan_path(sweep_dir);
   SweepPlan plan;
   try {
     nlohmann::json j = nlohmann::json::parse(read_file(path));
@@ -127,6 +132,10 @@ bool sweep_cell_finished(const SweepCell& cell) {
   return fs::exists(RunPaths(cell.run_dir).results);
 }
 
+std::string sweep_log_dir(const std::string& sweep_dir) {
+  return (fs::path(sweep_dir) / "logs").string();
+}
+
 SweepRunSummary run_sweep_locally(const SweepPlan& plan, int64_t workers) {
   if (workers < 1) throw UsageError(str("sweep --workers ", workers, ": expected >= 1"));
   SweepRunSummary summary;
@@ -141,7 +150,7 @@ SweepRunSummary run_sweep_locally(const SweepPlan& plan, int64_t workers) {
                "sweep: %zu cell(s), %ld finished before (skipped), %zu to run, %ld worker(s)\n",
                plan.cells.size(), static_cast<long>(summary.skipped), todo.size(),
                static_cast<long>(workers));
-  const fs::path logs = fs::path(plan.out) / "logs";
+  const fs::path logs = sweep_log_dir(plan.out);
   fs::create_directories(logs);
   std::map<pid_t, const SweepCell*> running;
   std::size_t next = 0;
@@ -209,7 +218,7 @@ std::string slurm_script(const SweepPlan& plan, const SlurmOptions& options, std
     if (!sweep_cell_finished(c)) pending.push_back(c.id);
   std::string ids = compress_ids(pending);
   if (array) *array = ids;
-  const std::string logs = (fs::path(plan.out) / "logs").string();
+  const std::string logs = sweep_log_dir(plan.out);
   std::string s;
   s += "#!/bin/bash\n";
   s += "# robustmsa sweep: one Slurm array task per unfinished cell (task id = cell id).\n";
@@ -237,8 +246,9 @@ std::string slurm_script(const SweepPlan& plan, const SlurmOptions& options, std
   }
   s += "  *) echo \"robustmsa sweep: no cell $SLURM_ARRAY_TASK_ID in this sweep\" >&2; exit 2 ;;\n";
   s += "esac\n";
-  s += "if [ -f \"$run_dir/results.json\" ]; then\n";
-  s += "  echo \"cell $SLURM_ARRAY_TASK_ID finished already ($run_dir/results.json)\"\n";
+  const std::string results = std::string("$run_dir/") + kResultsFile;  // sweep_cell_finished
+  s += "if [ -f \"" + results + "\" ]; then\n";
+  s += "  echo \"cell $SLURM_ARRAY_TASK_ID finished already (" + results + ")\"\n";
   s += "  exit 0\n";
   s += "fi\n";
   s += "exec \"${cell[@]}\"\n";
@@ -248,7 +258,7 @@ std::string slurm_script(const SweepPlan& plan, const SlurmOptions& options, std
 std::string write_slurm_script(const SweepPlan& plan, const SlurmOptions& options,
                                std::string* array) {
   const std::string path = (fs::path(plan.out) / "sweep.sbatch").string();
-  fs::create_directories(fs::path(plan.out) / "logs");
+  fs::create_directories(sweep_log_dir(plan.out));
   write_file_atomic(path, slurm_script(plan, options, array));
   fs::permissions(path, fs::perms::owner_exec | fs::perms::group_exec, fs::perm_options::add);
   return path;

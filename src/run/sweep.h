@@ -56,11 +56,15 @@ struct SweepPlan {
 SweepPlan plan_sweep(const SweepGrid& grid);
 // OUT/sweep.json (written atomically) and back; DataError naming the file for a malformed one.
 void write_sweep_plan(const SweepPlan& plan);
+// Whether `dir` is a sweep directory (holds the sweep.json that write_sweep_plan writes).
+bool is_sweep_dir(const std::string& dir);
 SweepPlan read_sweep_plan(const std::string& sweep_dir);
 nlohmann::json sweep_plan_to_json(const SweepPlan& plan);
 
 // A cell is finished when its run directory holds results.json.
 bool sweep_cell_finished(const SweepCell& cell);
+// OUT/logs: where every cell's output goes (cell_<id>.log), run here or by Slurm.
+std::string sweep_log_dir(const std::string& sweep_dir);
 
 struct SweepRunSummary {
   int64_t skipped = 0;          // finished before this run

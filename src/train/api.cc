@@ -191,7 +191,7 @@ EvalOutcome evaluate_runs(const EvalRequest& request, const RunOptions& options,
     out.results.push_back(std::move(r));
   }
   out.data_path = data ? data->info.path : "";
-  out.report_dir = (fs::path(request.run) / ("report_" + request.suite)).string();
+  out.report_dir = report_dir(request.run, request.suite);
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <limits>
 
+#include "run/run_dir.h"
 #include "train/evaluate.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -132,7 +133,7 @@ PredictInput from_pickle(const std::string& path, const std::string& split_name,
 }  // namespace
 
 InputSpec run_input_spec(const std::string& run_dir) {
-  std::string path = (std::filesystem::path(run_dir) / "config.json").string();
+  const std::string path = RunPaths(run_dir).config;
   InputSpec spec;
   try {
     nlohmann::json j = nlohmann::json::parse(read_file(path));

@@ -90,7 +90,10 @@ TEST(PublicApi, TheUsageExampleRuns) {
   std::vector<RunResult> results = run_compare(plan, *data, RunOptions{});
   ASSERT_EQ(results.size(), 4u);
   EXPECT_TRUE(std::filesystem::exists(out + "/umdf_distill-false/seed_1112/results.json"));
-  EvalOutcome other = evaluate_runs({out + "/umdf", "mmsa"}, RunOptions{});
+  EvalRequest ev;
+  ev.run = out + "/umdf";
+  ev.suite = "mmsa";
+  EvalOutcome other = evaluate_runs(ev, RunOptions{});
   ASSERT_EQ(other.results.size(), 2u);
   EXPECT_EQ(other.results[0].conditions.size(), 10u);
 
@@ -158,7 +161,9 @@ TEST(PublicApi, OnlyTheCpuDeviceIsImplemented) {
   RunOptions options;
   options.device = "cuda";
   try {
-    evaluate_runs({"/nonexistent"}, options);
+    EvalRequest ev;
+    ev.run = "/nonexistent";
+    evaluate_runs(ev, options);
     FAIL() << "no error";
   } catch (const UsageError& e) {
     EXPECT_NE(std::string(e.what()).find("device 'cuda'"), std::string::npos) << e.what();

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 #include <memory>
 
@@ -11,8 +10,6 @@
 #include "progress.h"
 
 namespace robustmsa::cli {
-
-namespace fs = std::filesystem;
 
 void ConfigFlags::add(CLI::App& app) {
   app.add_option("--data", layers.data, "feature pickle (MulT/CMU or MMSA layout)");
@@ -73,8 +70,6 @@ namespace {
 void print_config(const ExperimentConfig& cfg) {
   std::cout << resolved_config(cfg).dump(2) << "\n";
 }
-
-std::string report_dir(const std::string& out) { return (fs::path(out) / "report").string(); }
 
 }  // namespace
 
@@ -293,16 +288,7 @@ Runner add_report(CLI::App& app) {
     const ReportedRequest& reported = f->reported.request;
     reported.validate();
     // A sweep directory: one report per dataset and suite, and the cells still missing.
-    if (fs::exists(fs::path(f->dir) / "sweep.json")) {
-      if (reported.on()) {
-        throw UsageError(str("--reported with the sweep directory '", f->dir,
-                             "': a sweep may hold several datasets; run `robustmsa report "
-                             "<sweep>/<dataset>/paper --reported <dataset>` for each real "
-                             "dataset instead"));
-      }
-      print_sweep_report(report_sweep(f->dir, f->oracle));
-      return;
-    }
+    if (is_sweep_dir(f->dir)) return print_sweep_report(report_sweep(f->dir, f->oracle, reported));
     for (const WrittenReport& w :
          report_directory(f->dir, f->out, f->oracle, f->discussion, reported)) {
       if (!w.note.empty()) std::fprintf(stderr, "%s\n", w.note.c_str());

@@ -2,7 +2,6 @@
 // worker processes or written as a Slurm job array. The planning is in src/run/sweep.h and
 // plan_sweep_request (include/robustmsa/train.h).
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 #include <memory>
 
@@ -10,8 +9,6 @@
 #include "commands.h"
 
 namespace robustmsa::cli {
-
-namespace fs = std::filesystem;
 
 void print_sweep_report(const SweepReport& r) {
   for (const SweepGroupReport& g : r.groups) {
@@ -73,8 +70,7 @@ Runner add_sweep(CLI::App& app) {
       std::string ids;
       for (int64_t id : s.failed) ids += (ids.empty() ? "" : ", ") + std::to_string(id);
       throw RunError(str("sweep: cell(s) ", ids, " failed; their logs are in ",
-                         (fs::path(plan.out) / "logs").string(),
-                         "; rerun the sweep to retry them"));
+                         sweep_log_dir(plan.out), "; rerun the sweep to retry them"));
     }
   };
 }
