@@ -78,7 +78,8 @@ void train_local_ranks(const ExperimentConfig& config, int64_t nproc);
 
 // `compare`: the variants (run/variant.h) of `models`, each with its configuration (the layers,
 // the variant's model options, then eval.suite = `suite` when given), every seed at
-// out/<slug(variant)>/seed_<seed>. Every configuration is checked before anything trains.
+// out/<slug(variant)>/seed_<seed>. Every configuration is checked before anything trains
+// (UsageError for an empty `out`).
 struct ComparePlan {
   std::vector<Variant> variants;
   std::vector<ExperimentConfig> configs;  // one per variant
@@ -146,7 +147,8 @@ FeaturesSummary make_text_features(
 // data files of layers.data (comma-separated) x the seeds, each cell a one-seed compare run by
 // this program with the same --config and --set layers. Threads per cell: layers.threads when
 // set, else the cores shared among the workers (Slurm: cpus_per_task). Resolves and checks every
-// cell's configuration, writes OUT/sweep.json and returns the plan.
+// cell's configuration, writes OUT/sweep.json and returns the plan (UsageError without data files
+// or `out`).
 struct SweepRequest {
   ConfigLayers layers;
   std::string models = "umdf";

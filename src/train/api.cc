@@ -121,6 +121,7 @@ void train_local_ranks(const ExperimentConfig& config, int64_t nproc) {
 
 ComparePlan plan_compare(const std::string& models, const ConfigLayers& layers,
                          const std::string& suite, const std::string& out) {
+  if (out.empty()) throw UsageError("compare: --out DIR is required");
   ComparePlan plan;
   plan.out = out;
   plan.variants = parse_variants(models, model_names());
@@ -294,6 +295,7 @@ FeaturesSummary make_text_features(
 
 SweepPlan plan_sweep_request(const SweepRequest& request) {
   if (request.layers.data.empty()) throw UsageError("sweep: --data FILE[,FILE...] is required");
+  if (request.out.empty()) throw UsageError("sweep: --out DIR is required");
   SweepGrid grid;
   grid.data = split_list(request.layers.data);
   for (const Variant& v : parse_variants(request.models, model_names())) {

@@ -123,6 +123,17 @@ TEST_F(RunLayer, AnUnknownModelInASavedRunIsADataError) {
         << r.err;
     EXPECT_NE(r.err.find("unknown model 'no_such_model'"), std::string::npos) << r.err;
   }
+  // The same for a model option this build does not know.
+  j["config"]["model"]["name"] = "umdf";
+  j["config"]["model"]["no_such_option"] = 1;
+  test_util::write_bytes(config, j.dump(2));
+  CliResult r = run_cli("eval --run " + out + "/umdf --suite gcnet --threads 1");
+  EXPECT_EQ(r.code, 1) << r.err;
+  ASSERT_EQ(r.error_lines().size(), 1u) << r.err;
+  EXPECT_NE(r.error_lines()[0].find("robustmsa: data error: run config '" + config + "'"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("no_such_option"), std::string::npos) << r.err;
 }
 
 TEST_F(RunLayer, HelpConfigShowsEveryOptionWithItsHelp) {
@@ -149,6 +160,21 @@ TEST_F(RunLayer, HelpConfigShowsEveryOptionWithItsHelp) {
                           "  missing.max_frame_rate (", "  eval.suite (", "  model.levels ("})
     EXPECT_NE(train.out.find(key), std::string::npos) << key << "\n" << train.out;
   EXPECT_EQ(train.out.find("  model.mcim_blocks ("), std::string::npos) << "UMDF's options";
+  // compare and sweep show the keys of every model they name, and need no --out for it.
+  CliResult compare = run_cli("compare --help-config --models umdf,mult:levels=2");
+  ASSERT_EQ(compare.code, 0) << compare.err;
+  for (const char* key : {"  train.lr (", "  model.mcim_blocks (", "  model.levels ("})
+    EXPECT_NE(compare.out.find(key), std::string::npos) << key;
+  CliResult sweep = run_cli("sweep --help-config --models tfn");
+  ASSERT_EQ(sweep.code, 0) << sweep.err;
+  EXPECT_NE(sweep.out.find("  eval.suite ("), std::string::npos) << sweep.out;
+  // Without --help-config, --out is still required.
+  for (const std::string& cmd : {"compare --data " + data_ + " --models umdf",
+                                 "sweep --data " + data_ + " --models umdf --slurm"}) {
+    CliResult r = run_cli(cmd);
+    EXPECT_EQ(r.code, 2) << cmd << "\n" << r.err;
+    EXPECT_NE(r.err.find("--out DIR is required"), std::string::npos) << cmd << "\n" << r.err;
+  }
 }
 
 TEST(Layering, TheToolIncludesOnlyThePublicApi) {

@@ -229,8 +229,9 @@ Runner add_compare(CLI::App& app) {
                  "comma-separated models or variants, e.g. umdf,umdf:distill=false,mult, or all")
       ->capture_default_str();
   app.add_option("--suite", f->suite, "evaluation suite (default eval.suite: paper)");
-  app.add_option("--out", f->out, "output directory: OUT/<variant>/seed_<seed>, OUT/report")
-      ->required();
+  // Required (plan_compare says so), not by CLI11: --help-config needs no --out.
+  app.add_option("--out", f->out,
+                 "output directory (required): OUT/<variant>/seed_<seed>, OUT/report");
   app.add_option("--discussion", f->discussion,
                  "Markdown file shown as the report's Discussion section (your reading of the "
                  "results)");

@@ -31,9 +31,9 @@ Runner add_sweep(CLI::App& app) {
   app.add_option("--models", f->req.models, "models or variants, as compare takes them")
       ->capture_default_str();
   app.add_option("--suites", f->req.suites, "comma-separated suites (default eval.suite: paper)");
+  // Required (plan_sweep_request says so), not by CLI11: --help-config needs no --out.
   app.add_option("--out", f->req.out,
-                 "sweep directory: OUT/<dataset>/<suite>/<variant>/seed_<seed>")
-      ->required();
+                 "sweep directory (required): OUT/<dataset>/<suite>/<variant>/seed_<seed>");
   app.add_option("--workers", f->req.workers, "cells run at once on this machine")
       ->capture_default_str();
   app.add_flag("--slurm", f->req.slurm,
