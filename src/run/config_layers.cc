@@ -10,7 +10,10 @@ namespace robustmsa {
 ExperimentConfig resolve_config(const ConfigLayers& layers, const std::string& model) {
   ExperimentConfig cfg;
   if (!model.empty()) cfg.model = model;
-  for (const auto& c : layers.configs) cfg.apply_json(read_config_file(c), c);
+  for (const auto& c : layers.configs) {
+    cfg.apply_json(read_config_file(c), c);
+    validate_config(cfg, c);  // a bad eval.suite names the file that set it
+  }
   if (!model.empty() && cfg.model != model) {
     cfg.model = model;
     cfg.model_options = nlohmann::json::object();
@@ -25,13 +28,16 @@ ExperimentConfig resolve_config(const ConfigLayers& layers, const std::string& m
   return cfg;
 }
 
-void validate_config(const ExperimentConfig& config) {
+void validate_config(const ExperimentConfig& config, const std::string& source) {
   config.train.validate();
+  if (find_suite(config.eval.suite) != nullptr) return;
   const std::vector<std::string>& names = suite_names();
   std::string known;  // "paper, mmsa or gcnet"
   for (std::size_t i = 0; i < names.size(); ++i)
     known += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
-  require(find_suite(config.eval.suite) != nullptr, "eval.suite", config.eval.suite, known);
+  throw ConfigError(str(source.empty() ? std::string() : str("config '", source, "': "),
+                        "config key 'eval.suite': expected ", known, ", found ",
+                        config.eval.suite));
 }
 
 std::vector<int64_t> parse_seeds(const std::string& text) {

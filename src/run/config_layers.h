@@ -36,8 +36,8 @@ ExperimentConfig resolve_config(const ConfigLayers& layers, const std::string& m
 
 // Checks what no single section can check alone: train's options together and eval.suite against
 // the suites of data/protocol.h (ConfigError "config key 'eval.suite': expected paper, mmsa or
-// gcnet, found x").
-void validate_config(const ExperimentConfig& config);
+// gcnet, found x", after "config '<source>': " when a source file is named).
+void validate_config(const ExperimentConfig& config, const std::string& source = "");
 
 // --seeds: a count N < 1000 (the seeds 1111 ... 1110+N), one seed (>= 1000), or a
 // comma-separated list ("5," is the one-seed list {5}). UsageError otherwise.

@@ -165,7 +165,8 @@ LoadedRun read_run_config(const std::string& run_dir) {
   }
   try {
     resolved_model_options(run.config);
-  } catch (const Error& e) {  // an unknown model or model option named by the saved run
+    validate_config(run.config);  // e.g. a suite this build does not know
+  } catch (const Error& e) {      // an unknown model, model option or suite named by the saved run
     throw DataError(str("run config '", paths.config, "': ", e.what()));
   }
   return run;

@@ -177,6 +177,21 @@ TEST_F(RunLayer, HelpConfigShowsEveryOptionWithItsHelp) {
   }
 }
 
+TEST_F(RunLayer, AnUnknownSuiteNamesTheConfigFileThatSetIt) {
+  const std::string config = file("bad_suite.json");
+  test_util::write_bytes(config, R"({"eval": {"suite": "bogus"}})");
+  CliResult r = run_cli("train --data " + data_ + " --model umdf --config " + config + " --out " +
+                        file("bad_suite_run"));
+  EXPECT_EQ(r.code, 2) << r.err;
+  ASSERT_EQ(r.error_lines().size(), 1u) << r.err;
+  EXPECT_NE(r.error_lines()[0].find("config '" + config +
+                                    "': config key 'eval.suite': expected paper, mmsa or gcnet, "
+                                    "found bogus"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(file("bad_suite_run"))) << "nothing is written";
+}
+
 TEST(Layering, TheToolIncludesOnlyThePublicApi) {
   const char* root = std::getenv("ROBUSTMSA_SOURCE_DIR");
   if (root == nullptr) GTEST_SKIP() << "ROBUSTMSA_SOURCE_DIR not set";

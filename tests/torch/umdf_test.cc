@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "../common/model_fixtures.h"
 #include "nn/lf_dnn.h"
 #include "nn/model.h"
 #include "util/error.h"
+#include "../common/model_fixtures.h"
 
 namespace robustmsa {
 namespace {
