@@ -11,8 +11,9 @@ cache for both. Two cases per method:
   load      the call alone;
   load+use  the call, then every array summed once (with robustmsa's memory-mapped arrays this is
             when the file's pages become resident, so this is the fair memory comparison).
-Peak memory is the process's peak resident set (getrusage ru_maxrss) minus its resident set just
-before the call (interpreter, NumPy and robustmsa already imported). Prints the median time and
+Peak memory is the process's peak resident set (VmHWM of /proc/self/status; getrusage's ru_maxrss
+would carry the parent's peak across fork and exec) minus its resident set just before the call
+(interpreter, NumPy and robustmsa already imported). Prints the median time and
 the largest peak over the repeats, and the ratios robustmsa / pickle.
 """
 import argparse
@@ -23,14 +24,14 @@ import sys
 import tempfile
 
 CHILD = r"""
-import gc, json, pickle, resource, sys, time
+import gc, json, pickle, sys, time
 import numpy as np
 import robustmsa
 
-def rss_kb():
+def status_kb(key):
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(key + ":"):
                 return int(line.split()[1])
 
 def arrays(v):
@@ -45,7 +46,7 @@ def arrays(v):
 
 method, path, use = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
 gc.collect()
-before = rss_kb()
+before = status_kb("VmRSS")
 t0 = time.perf_counter()
 if method == "pickle":
     with open(path, "rb") as f:
@@ -59,7 +60,7 @@ if use:
         if a.dtype.kind in "fiub":
             total += float(np.sum(a, dtype=np.float64))
 t_all = time.perf_counter() - t0
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = status_kb("VmHWM")
 print(json.dumps({"seconds": t_all if use else t_load, "load_seconds": t_load,
                   "peak_kb": peak - before, "before_kb": before, "checksum": total}))
 """
