@@ -110,16 +110,16 @@ py::object array_to_python(const std::shared_ptr<pickle::NdArray>& a) {
       Py_XDECREF(cells[i]);  // NumPy fills new object arrays with None
       cells[i] = item;
     }
-    return std::move(out);
+    return out;
   }
   auto* holder = new std::shared_ptr<pickle::NdArray>(a);
   py::capsule base(holder,
                    [](void* p) { delete static_cast<std::shared_ptr<pickle::NdArray>*>(p); });
   const void* data = a->nbytes > 0 ? a->data : nullptr;
   py::array out(numpy_dtype(a->dtype), shape, {}, data, base);
-  if (data == nullptr) return std::move(out);  // empty: NumPy owns a fresh (empty) buffer
+  if (data == nullptr) return out;  // empty: NumPy owns a fresh (empty) buffer
   out.attr("setflags")(py::arg("write") = false);
-  return std::move(out);
+  return out;
 }
 
 py::object text_to_python(const pickle::Value& v) {
@@ -160,17 +160,17 @@ class Converter {
       case K::kList: {
         py::list out;
         for (const auto& item : v.items) out.append((*this)(item));
-        return std::move(out);
+        return out;
       }
       case K::kTuple: {
         py::tuple out(v.items.size());
         for (std::size_t i = 0; i < v.items.size(); ++i) out[i] = (*this)(v.items[i]);
-        return std::move(out);
+        return out;
       }
       case K::kDict: {
         py::dict out;
         for (const auto& [key, value] : v.dict) out[(*this)(key)] = (*this)(value);
-        return std::move(out);
+        return out;
       }
       case K::kArray:
         return array_to_python(v.ndarray);
