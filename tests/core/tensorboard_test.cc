@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "../common/hex.h"
 #include "../common/temp_dir.h"
 #include "../common/text_model.h"
 #include "util/error.h"
@@ -25,22 +26,13 @@ namespace robustmsa {
 namespace {
 
 namespace tb = tensorboard;
+using test_util::hex;
 using test_util::TempDir;
 
 std::string bytes(std::initializer_list<int> b) {
   std::string s;
   for (int x : b) s.push_back(static_cast<char>(x));
   return s;
-}
-
-std::string hex(const std::string& s) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : s) {
-    out.push_back(digits[c >> 4]);
-    out.push_back(digits[c & 15]);
-  }
-  return out;
 }
 
 TEST(Crc32c, StandardVectors) {
