@@ -9,7 +9,8 @@ shift || true
 packages=(build-essential cmake ninja-build ccache pkg-config libtorch-dev libopenblas0-pthread
           nlohmann-json3-dev libcli11-dev libgtest-dev libbenchmark-dev libgloo-dev
           libutf8proc-dev gnuplot-nox python3 python3-pip python3-numpy
-          iproute2 slurm-wlm)  # ip netns and a one-node Slurm for the scale-out tests
+          iproute2 slurm-wlm  # ip netns and a one-node Slurm for the scale-out tests
+          python3-venv)  # venvs for the Python package's tests (scripts/test_torch2.sh)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -27,6 +28,14 @@ if ! python3 -c 'import numpy, sklearn' 2>/dev/null; then
   python3 -m pip install --quiet numpy scikit-learn 2>/dev/null ||
     python3 -m pip install --quiet --break-system-packages numpy scikit-learn 2>/dev/null ||
     echo "note: numpy/scikit-learn unavailable; the reference tests will be skipped" >&2
+fi
+
+# TensorBoard's own reader for the event-file test (tests/core/tensorboard_test.cc). Optional:
+# that test skips without it.
+if ! python3 -c 'import tensorboard' 2>/dev/null; then
+  python3 -m pip install --quiet tensorboard 2>/dev/null ||
+    python3 -m pip install --quiet --break-system-packages tensorboard 2>/dev/null ||
+    echo "note: tensorboard unavailable; the TensorBoard reader test will be skipped" >&2
 fi
 
 # MMSA reference tests (tests/torch/mmsa_reference_test.cc): Debian's PyTorch for /usr/bin/python3

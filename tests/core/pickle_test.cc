@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "../common/hex.h"
 #include "../common/pickle_bytes.h"
 #include "io/pickle_codec.h"
 #include "util/error.h"
@@ -30,6 +31,7 @@ namespace {
 // ---- building pickles by hand ----------------------------------------------------------------
 
 using test_util::Bytes;
+using test_util::hex;
 using test_util::numpy_array;
 
 template <class T>
@@ -87,16 +89,6 @@ std::string read_file(const std::string& path) {
 bool file_exists(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
-}
-
-std::string hex(std::string_view s) {
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : s) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 15]);
-  }
-  return out;
 }
 
 // ---- hostile input -----------------------------------------------------------------------------

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# robustmsa on PyPI's PyTorch 2.x, and the Python package on both torches (docs/python.md).
+#
+#   cpp     builds the library, CLI and C++ tests against the wheel's LibTorch in build-torch2 (a
+#           CUDA build: it compiles and links with the CUDA toolkit; everything runs on the CPU)
+#           and runs the C++ suite there;
+#   python  `pip install .` into the torch 2.x venv and into a venv on Debian's python3-torch 1.13
+#           (--system-site-packages), then the pytest suite in each.
+#
+# Usage: scripts/test_torch2.sh [all|cpp|python]        (default all; CI runs all)
+# Environment (the venvs live outside the checkout and are reused when present):
+#   ROBUSTMSA_TORCH2_VENV   default ~/.cache/robustmsa/venv-torch2
+#   ROBUSTMSA_TORCH_SPEC    default torch==2.15.0 (the full wheel set: about 3.0 GB to download)
+#   ROBUSTMSA_DEBIAN_VENV   default ~/.cache/robustmsa/venv-debian-torch
+#   ROBUSTMSA_TORCH2_TESTS  a ctest -R regex to run a subset (default: the whole suite)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what=${1:-all}
+case "$what" in all | cpp | python) ;; *) echo "usage: $0 [all|cpp|python]" >&2; exit 2 ;; esac
+root=$PWD
+venv=${ROBUSTMSA_TORCH2_VENV:-$HOME/.cache/robustmsa/venv-torch2}
+spec=${ROBUSTMSA_TORCH_SPEC:-torch==2.15.0}
+debian_venv=${ROBUSTMSA_DEBIAN_VENV:-$HOME/.cache/robustmsa/venv-debian-torch}
+jobs=$(nproc)
+# ccache: paths relative to the checkout, so that repeated compiles of the same sources hit in
+# another clone too; the precompiled header must not make ccache give up.
+export CCACHE_BASEDIR=$root
+export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
+
+step() { echo "== test_torch2: $* (at ${SECONDS} s)"; }
+
+if ! "$venv/bin/python" -c 'import torch' 2>/dev/null; then
+  step "creating $venv with $spec"
+  rm -rf "$venv"
+  mkdir -p "$(dirname "$venv")"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet "$spec"
+fi
+torch_version=$("$venv/bin/python" -c 'import torch; print(torch.__version__)' 2>/dev/null)
+prefix=$("$venv/bin/python" -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null)
+
+if [[ $what == all || $what == cpp ]]; then
+  step "configure build-torch2 against torch $torch_version"
+  cmake -S . -B build-torch2 -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
+    -DROBUSTMSA_BUILD_BENCHMARKS=OFF >/dev/null
+  step "build"
+  cmake --build build-torch2 -j "$jobs"
+  step "C++ suite"
+  ctest --test-dir build-torch2 --output-on-failure -j "$jobs" \
+    ${ROBUSTMSA_TORCH2_TESTS:+-R "$ROBUSTMSA_TORCH2_TESTS"}
+fi
+
+if [[ $what == all || $what == python ]]; then
+  # The CLI the pytest suite compares with: this torch's build when there is one.
+  cli=$root/build-torch2/robustmsa
+  [[ -x $cli ]] || cli=$root/build/robustmsa
+  step "pip install . (torch $torch_version)"
+  "$venv/bin/pip" install --quiet "$root"
+  "$venv/bin/pip" install --quiet pytest scikit-learn tensorboard
+  step "pytest (torch $torch_version)"
+  (cd "$root" && ROBUSTMSA_BIN=$cli "$venv/bin/python" -m pytest -q tests/python)
+
+  if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+    if ! "$debian_venv/bin/python" -c 'import torch' 2>/dev/null; then
+      rm -rf "$debian_venv"
+      mkdir -p "$(dirname "$debian_venv")"
+      /usr/bin/python3 -m venv --system-site-packages "$debian_venv"
+    fi
+    deb_version=$("$debian_venv/bin/python" -c 'import torch; print(torch.__version__)')
+    cli=$root/build/robustmsa
+    [[ -x $cli ]] || cli=$root/build-torch2/robustmsa
+    step "pip install . (Debian's torch $deb_version)"
+    "$debian_venv/bin/pip" install --quiet "$root"
+    "$debian_venv/bin/pip" install --quiet pytest scikit-learn tensorboard
+    step "pytest (Debian's torch $deb_version)"
+    (cd "$root" && ROBUSTMSA_BIN=$cli "$debian_venv/bin/python" -m pytest -q tests/python)
+  else
+    echo "note: /usr/bin/python3 has no torch (Debian: python3-torch); its pytest run is skipped" >&2
+  fi
+fi
+step "done"
