@@ -60,10 +60,10 @@ struct SynthOptions {
   double neginf_rate = 0.02;  // probability that an audio sample holds one -inf (like COVAREP)
   int64_t mask_seed = 0;      // the mask seed the oracle is computed for (the evaluator's default)
   // kind = interaction only (ConfigError when changed for kind = linear).
-  double irony_rate = 0.3;  // P(ironic): the text's informative dims carry -B_l z, not B_l z
-  std::vector<double> irony_cue = {0.7, 1.4, 1.2};      // per modality: cue shift when ironic
+  double irony_rate = 0.25;  // P(ironic): the text's informative dims carry -B_l z, not B_l z
+  std::vector<double> irony_cue = {0.9, 1.6, 1.4};      // per modality: cue shift when ironic
   double intensity_rate = 0.5;                          // P(intense)
-  std::vector<double> intensity_gain = {0.5, 1.3};      // label scale: mild, intense
+  std::vector<double> intensity_gain = {0.7, 1.3};      // label scale: mild, intense
   std::vector<double> intensity_cue = {0.0, 1.2, 0.0};  // per modality: cue shift when intense
 
   template <class V>
