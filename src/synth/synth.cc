@@ -206,6 +206,7 @@ struct Model {
   double irony_rate = 0.0, intensity_rate = 0.0;
   std::array<double, 2> intensity_gain{1.0, 1.0};               // label scale: mild, intense
   std::array<double, 3> irony_cue{}, intensity_cue{};           // shift sizes per modality
+  std::array<bool, 3> irony_inverts{};                          // -B_m z when ironic
   std::array<std::vector<double>, 3> irony_dir, intensity_dir;  // unit vectors in R^inf_dims[m]
 };
 
@@ -253,6 +254,7 @@ void build_contexts(const SynthOptions& o, Model& md) {
   md.intensity_gain = {o.intensity_gain[0], o.intensity_gain[1]};
   for (int m = 0; m < 3; ++m) {
     md.irony_cue[m] = o.irony_cue[m];
+    md.irony_inverts[m] = o.irony_inverts[m] != 0;
     md.intensity_cue[m] = o.intensity_cue[m];
     const int64_t rows = md.inf_dims[m], k = md.k;
     Stream st(hash_words({kTagSynthCue, md.seed, uint64_t(m)}));
@@ -443,12 +445,13 @@ struct Observation {
 };
 
 // Mean of informative dim r (0-based, dim r + 1 of the frame) of modality m given the latents:
-// (B_m z)_r for kind = linear; for kind = interaction the words' loading is inverted when the
-// utterance is ironic, and the cues shift the frame along their directions.
+// (B_m z)_r for kind = linear; for kind = interaction the loading of the words (and of every
+// modality irony_inverts names) is inverted when the utterance is ironic, and the cues shift the
+// frame along their directions.
 double informative_mean(const Model& md, int m, const SamplePlan& p, const std::vector<double>& bz,
                         int64_t r) {
   if (!md.interaction) return bz[r];
-  double mean = (m == kText && p.ironic) ? -bz[r] : bz[r];
+  double mean = (md.irony_inverts[m] && p.ironic) ? -bz[r] : bz[r];
   if (p.ironic) mean += md.irony_cue[m] * md.irony_dir[m][r];
   if (p.intense) mean += md.intensity_cue[m] * md.intensity_dir[m][r];
   return mean;
@@ -533,23 +536,27 @@ nlohmann::json string_stats(const std::vector<int64_t>& shape,
   return {{"shape", shape}, {"dtype", "object"}, {"joined_wordsum", hex64(w.finish())}};
 }
 
+// The split whose samples the test split holds: the validation split's for test_split=valid.
+int test_source(const SynthOptions& o) { return o.test_split == "valid" ? 1 : 2; }
+
 // What the oracle needs from the test split.
 struct TestData {
   std::vector<SamplePlan> plans;
   std::vector<std::array<std::vector<Observation>, 3>> obs;
 };
 
-// Writes one split's dict; returns its checksums.
+// Writes one split's dict under the key of `split`, with the samples of split `source` (the same
+// split but for the test split of a test_split=valid copy); returns its checksums.
 nlohmann::json write_split(pickle::Writer& w, const Model& md, const std::string& like, int split,
-                           int64_t n, TestData* test, const SynthProgress& progress) {
+                           int source, int64_t n, TestData* test, const SynthProgress& progress) {
   const SynthShape& s = md.shape;
   std::vector<SamplePlan> plans;
   plans.reserve(static_cast<std::size_t>(n));
-  for (int64_t i = 0; i < n; ++i) plans.push_back(make_plan(md, split, i));
+  for (int64_t i = 0; i < n; ++i) plans.push_back(make_plan(md, source, i));
   if (test) test->obs.assign(static_cast<std::size_t>(n), {});
   nlohmann::json sums = nlohmann::json::object();
-  const std::string split_name = kSplitKeys[split];
-  w.key(split_name);
+  const std::string split_name = kSplitKeys[source];  // in the ids: where the samples come from
+  w.key(kSplitKeys[split]);
   w.begin_dict();
   for (int m = 0; m < 3; ++m) {
     const int64_t per_sample = s.t[m] * s.d[m];
@@ -560,11 +567,11 @@ nlohmann::json write_split(pickle::Writer& w, const Model& md, const std::string
     const std::vector<int64_t> shape = {n, s.t[m], s.d[m]};
     w.key(s.keys[m]);
     w.begin_array(pickle::DType::kFloat32, shape);
-    const std::string stage = split_name + " " + s.keys[m];
+    const std::string stage = std::string(kSplitKeys[split]) + " " + s.keys[m];
     for (int64_t start = 0; start < n; start += chunk) {
       const int64_t end = std::min(n, start + chunk);
       for (int64_t i = start; i < end; ++i)
-        make_features(md, split, i, m, plans[i], buf.data() + (i - start) * per_sample,
+        make_features(md, source, i, m, plans[i], buf.data() + (i - start) * per_sample,
                       test ? &test->obs[i][m] : nullptr);
       const std::size_t count = static_cast<std::size_t>((end - start) * per_sample);
       stats.add_floats(buf.data(), count);
@@ -741,7 +748,7 @@ double clipped_mean(const LabelPosterior& p) {
 //   Λ = I + Σ_kept B^T B / s^2,  μ = Λ^-1 Σ_kept B^T x / s^2,  score ~ N(w^T μ, w^T Λ^-1 w +
 //   σ_y^2).
 // kind = interaction: for each context d = (ironic c, intense k) with prior mass, the frames are
-// x = s_c,m B_m z + c·γ_m u_m + k·η_m v_m + noise (s_c,m = -1 for the words of an ironic
+// x = s_c,m B_m z + c·γ_m u_m + k·η_m v_m + noise (s_c,m = -1 for an inverted modality of an ironic
 // utterance, else +1), so given d the posterior of z is Gaussian with the same Λ and
 //   h_d = Σ_kept s_c,m B_m^T r / s^2 (r = x minus the cue shifts),  μ_d = Λ^-1 h_d,
 // and the marginal likelihood is, up to terms equal for every d, exp(-q_d/2 + h_d^T μ_d / 2) with
@@ -792,7 +799,7 @@ LabelPosterior sample_posterior(const Model& md, const std::array<std::vector<Ob
       double q = 0.0;
       for (int m = 0; m < 3; ++m) {
         const double inv_var = 1.0 / (md.noise_sd[m] * md.noise_sd[m]);
-        const double sign = (m == kText && c) ? -1.0 : 1.0;
+        const double sign = (md.irony_inverts[m] && c) ? -1.0 : 1.0;
         r.resize(static_cast<std::size_t>(md.inf_dims[m]));
         for (const Observation& ob : obs[m]) {
           if (!masks.kept(m, i, ob.frame)) continue;
@@ -919,7 +926,8 @@ nlohmann::json model_json(const Model& md, const SynthOptions& o) {
     rule =
         "for each context d = (ironic, intense) with prior mass: r = x - ironic * irony_cue[m] * "
         "irony_dir[m] - intense * intensity_cue[m] * intensity_dir[m] over surviving informative "
-        "frames, A_m = -B_m for the text of an ironic context else B_m; Lambda = I + sum B_m^T "
+        "frames, A_m = -B_m for a modality inverted_when_ironic in an ironic context, else B_m; "
+        "Lambda = I + sum B_m^T "
         "B_m / s_m^2; h_d = sum A_m^T r / s_m^2; mu_d = Lambda^-1 h_d; log P(d | x) = log prior_d "
         "- sum |r|^2 / (2 s_m^2) + h_d^T mu_d / 2 + const; the label score is the mixture over d "
         "of N(g_d w^T mu_d, g_d^2 w^T Lambda^-1 w + noise_sd^2), g_d = intensity_gain[intense]; "
@@ -931,7 +939,7 @@ nlohmann::json model_json(const Model& md, const SynthOptions& o) {
                       {"irony_dir", md.irony_dir[m]},
                       {"intensity_cue", md.intensity_cue[m]},
                       {"intensity_dir", md.intensity_dir[m]},
-                      {"inverted_when_ironic", m == kText}});
+                      {"inverted_when_ironic", md.irony_inverts[m]}});
     context = {{"ironic", {{"prior", md.irony_rate}}},
                {"intense", {{"prior", md.intensity_rate}}},
                {"intensity_gain", md.intensity_gain},
@@ -940,7 +948,7 @@ nlohmann::json model_json(const Model& md, const SynthOptions& o) {
                 "ironic ~ Bernoulli(irony_rate), intense ~ Bernoulli(intensity_rate), independent "
                 "of z and of each other; informative dims x = A_m z + ironic * irony_cue[m] * "
                 "irony_dir[m] + intense * intensity_cue[m] * intensity_dir[m] + noise, A_m = "
-                "-B_m for the text of an ironic utterance, else B_m"}};
+                "-B_m for a modality inverted_when_ironic of an ironic utterance, else B_m"}};
   }
   nlohmann::json out = {
       {"format", "robustmsa-synth-generator-1"},
@@ -1024,12 +1032,17 @@ void SynthOptions::validate() const {
   require(neginf_rate >= 0 && neginf_rate <= 1, "synth.neginf_rate", neginf_rate,
           "a number in [0, 1]");
   require(mask_seed >= 0, "synth.mask_seed", mask_seed, "an integer >= 0");
+  require(test_split == "test" || test_split == "valid", "synth.test_split", test_split,
+          "test or valid");
+  require(test_split == "test" || n_test == 0, "synth.n_test", n_test,
+          "0 with test_split=valid (the test split then holds the n_valid validation samples)");
   require(kind == "linear" || kind == "interaction", "synth.kind", kind, "linear or interaction");
   if (kind == "linear") {  // the interaction options would be silently ignored
     const SynthOptions d;
     const std::pair<const char*, bool> unchanged[] = {
         {"irony_rate", irony_rate == d.irony_rate},
         {"irony_cue", irony_cue == d.irony_cue},
+        {"irony_inverts", irony_inverts == d.irony_inverts},
         {"intensity_rate", intensity_rate == d.intensity_rate},
         {"intensity_gain", intensity_gain == d.intensity_gain},
         {"intensity_cue", intensity_cue == d.intensity_cue}};
@@ -1048,6 +1061,7 @@ void SynthOptions::validate() const {
           "synth.intensity_rate", intensity_rate, "a number in [0, 1]");
   three(irony_cue, "irony_cue");
   three(intensity_cue, "intensity_cue");
+  three(irony_inverts, "irony_inverts");
   require(intensity_gain.size() == 2, "synth.intensity_gain", nlohmann::json(intensity_gain).dump(),
           "a list of 2 values (mild, intense)");
   for (int g = 0; g < 2; ++g)
@@ -1059,6 +1073,8 @@ void SynthOptions::validate() const {
             "a finite number >= 0");
     require(std::isfinite(intensity_cue[m]) && intensity_cue[m] >= 0, "synth.intensity_cue" + at,
             intensity_cue[m], "a finite number >= 0");
+    require(irony_inverts[m] == 0 || irony_inverts[m] == 1, "synth.irony_inverts" + at,
+            irony_inverts[m], "0 or 1");
     require(informative_dims[m] >= 2, "synth.informative_dims" + at, informative_dims[m],
             "an integer >= 2 for kind=interaction (room for two cue directions)");
   }
@@ -1089,6 +1105,7 @@ SynthShape resolve_synth(const SynthOptions& o) {
   }
   const std::array<int64_t, 3> n_opt = {o.n_train, o.n_valid, o.n_test};
   for (int k = 0; k < 3; ++k) s.n[k] = n_opt[k] > 0 ? n_opt[k] : info.n[k];
+  if (o.test_split == "valid") s.n[2] = s.n[1];
   require(s.n[2] >= 2, "synth.n_test", s.n[2], "at least 2 test samples (metrics need them)");
   for (int m = 0; m < 3; ++m) {
     s.t[m] = o.seq_len[m] > 0 ? o.seq_len[m] : t_default[m];
@@ -1119,13 +1136,14 @@ OracleSamples oracle_samples(const SynthOptions& options, const std::string& con
   const Model md = build_model(options, shape);
   TestData test;
   const int64_t n = shape.n[2];
-  for (int64_t i = 0; i < n; ++i) test.plans.push_back(make_plan(md, 2, i));
+  const int source = test_source(options);
+  for (int64_t i = 0; i < n; ++i) test.plans.push_back(make_plan(md, source, i));
   test.obs.assign(static_cast<std::size_t>(n), {});
   std::vector<float> buf;
   for (int m = 0; m < 3; ++m) {
     buf.resize(static_cast<std::size_t>(shape.t[m] * shape.d[m]));
     for (int64_t i = 0; i < n; ++i)
-      make_features(md, 2, i, m, test.plans[i], buf.data(), &test.obs[i][m]);
+      make_features(md, source, i, m, test.plans[i], buf.data(), &test.obs[i][m]);
   }
   const Split view = mask_view(md, test);
   const Masks masks =
@@ -1181,8 +1199,9 @@ SynthResult write_synthetic(const SynthOptions& options, const std::string& out_
     pickle::Writer w(out_path);
     w.begin_dict();
     for (int split = 0; split < 3; ++split)
-      checksums[kSplitKeys[split]] = write_split(w, md, options.like, split, shape.n[split],
-                                                 split == 2 ? &test : nullptr, progress);
+      checksums[kSplitKeys[split]] =
+          write_split(w, md, options.like, split, split == 2 ? test_source(options) : split,
+                      shape.n[split], split == 2 ? &test : nullptr, progress);
     w.end_dict();
     w.finish();
   }
@@ -1206,6 +1225,7 @@ SynthResult write_synthetic(const SynthOptions& options, const std::string& out_
   result.oracle = {{"format", "robustmsa-oracle-1"},
                    {"suite", "paper"},
                    {"split", "test"},
+                   {"test_samples", kSplitKeys[test_source(options)]},
                    {"mask_seed", options.mask_seed},
                    {"task", task_name(shape.task)},
                    {"synth_seed", options.seed},

@@ -7,8 +7,9 @@
 // protocol condition's masks (make_masks with the evaluator's seed), scored with the same metric
 // functions as every model. Two families (`kind`):
 //   linear       linear-Gaussian; the oracle is the closed-form posterior mean (the default);
-//   interaction  adds two discrete contexts per sample — irony (the words' literal sentiment is
-//                inverted, revealed by cues in every modality, weakest in the words) and intensity
+//   interaction  adds two discrete contexts per sample — irony (the words' literal sentiment, and
+//                per `irony_inverts` other modalities', is inverted, revealed by cues in every
+//                modality, weakest in the words) and intensity
 //                (the label's scale, revealed by the voice) — so that a missing modality changes
 //                what the present ones mean; the oracle enumerates the four contexts (Gaussian
 //                parts in closed form) and predicts the exact posterior median.
@@ -59,9 +60,13 @@ struct SynthOptions {
   std::vector<double> emotion_prevalence = {0.4, 0.15, 0.2, 0.25};
   double neginf_rate = 0.02;  // probability that an audio sample holds one -inf (like COVAREP)
   int64_t mask_seed = 0;      // the mask seed the oracle is computed for (the evaluator's default)
+  // "valid": a development copy whose test split holds the validation split's samples (the same
+  // bytes as its valid split), so that evaluating on "test" and the oracle score validation.
+  std::string test_split = "test";
   // kind = interaction only (ConfigError when changed for kind = linear).
   double irony_rate = 0.25;  // P(ironic): the text's informative dims carry -B_l z, not B_l z
   std::vector<double> irony_cue = {0.9, 1.6, 1.4};      // per modality: cue shift when ironic
+  std::vector<int64_t> irony_inverts = {1, 0, 0};       // per modality: 1 = -B_m z when ironic
   double intensity_rate = 0.5;                          // P(intense)
   std::vector<double> intensity_gain = {0.7, 1.3};      // label scale: mild, intense
   std::vector<double> intensity_cue = {0.0, 1.2, 0.0};  // per modality: cue shift when intense
@@ -97,11 +102,17 @@ struct SynthOptions {
       "iemocap: share of positives per emotion (neutral, happy, sad, angry)");
     v("neginf_rate", neginf_rate, "probability that an audio sample holds one -inf value");
     v("mask_seed", mask_seed, "mask seed of the protocol masks the oracle is computed for");
+    v("test_split", test_split,
+      "test (the default) or valid: the test split then holds the validation split's samples, so "
+      "that evaluation and the oracle score validation (a development copy for model selection)");
     v("irony_rate", irony_rate,
       "interaction: probability that an utterance is ironic (its words say the opposite)");
     v("irony_cue", irony_cue,
       "interaction, per modality: shift of an informative frame along its irony cue direction "
       "when the utterance is ironic");
+    v("irony_inverts", irony_inverts,
+      "interaction, per modality: 1 = its informative dims carry -B_m z when the utterance is "
+      "ironic (the literal sentiment is the opposite of the label's), 0 = B_m z as always");
     v("intensity_rate", intensity_rate, "interaction: probability that an utterance is intense");
     v("intensity_gain", intensity_gain,
       "interaction: scale of the label for mild and intense utterances (2 values)");

@@ -473,16 +473,27 @@ TEST(Synth, IndependentCheckInPython) {
     const char* kind;
     const char* like;
     const char* layout;
+    bool valid_copy = false;     // test_split = valid
+    bool invert_vision = false;  // irony_inverts = 1,0,1
   };
   for (const KindCase& c :
        {KindCase{"linear", "mosi", "mult"}, KindCase{"linear", "iemocap", "mult"},
         KindCase{"linear", "mosei", "mmsa_aligned"}, KindCase{"linear", "mosi", "mmsa_unaligned"},
         KindCase{"interaction", "mosi", "mult"}, KindCase{"interaction", "mosei", "mmsa_aligned"},
-        KindCase{"interaction", "mosi", "mmsa_unaligned"}}) {
-    const std::string path = dir.file(str(c.kind, "_", c.like, "_", c.layout, ".pkl"));
+        KindCase{"interaction", "mosi", "mmsa_unaligned"},
+        KindCase{"interaction", "mosi", "mult", true, true},
+        KindCase{"linear", "mosi", "mmsa_aligned", true, false}}) {
+    const std::string path =
+        dir.file(str(c.kind, "_", c.like, "_", c.layout, c.valid_copy ? "_valid" : "", ".pkl"));
     SynthOptions o = small(c.like, c.layout);
     o.kind = c.kind;
     o.n_test = 200;
+    if (c.valid_copy) {
+      o.test_split = "valid";
+      o.n_test = 0;
+      o.n_valid = 150;
+    }
+    if (c.invert_vision) o.irony_inverts = {1, 0, 1};
     write_synthetic(o, path);
     const std::string log = dir.file("log.txt");
     int rc = run("'" + py + "' '" + script + "' '" + path + "'", log);
@@ -631,9 +642,10 @@ TEST(SynthInteraction, OracleFileIsTheTestedPredictor) {
 // Checked by mutation (each fails this test): the context weights left at their prior; the label
 // noise left out of the variance; the words' irony cue ignored; the words not inverted.
 TEST(SynthOracle, MatchesAMonteCarloSampleOfTheGenerator) {
-  for (const char* kind : {"interaction", "linear"}) {
+  for (const char* kind : {"interaction", "linear", "interaction_vision"}) {
     SynthOptions o;
-    o.kind = kind;
+    o.kind = std::string(kind) == "linear" ? "linear" : "interaction";
+    if (std::string(kind) == "interaction_vision") o.irony_inverts = {1, 0, 1};
     o.seed = 11;
     o.n_train = 2;
     o.n_valid = 2;
@@ -711,7 +723,7 @@ TEST(SynthOracle, MatchesAMonteCarloSampleOfTheGenerator) {
       for (std::size_t h = 0; h < halves.size(); ++h)
         calibrated(s.mean, s.label, str("mean label, half ", h), false, halves[h]);
       // 3. The irony posterior.
-      if (std::string(kind) == "interaction") {
+      if (o.kind == "interaction") {
         std::vector<double> truth(s.ironic.begin(), s.ironic.end());
         calibrated(s.p_ironic, truth, "P(ironic)", true);
         for (std::size_t h = 0; h < halves.size(); ++h)
@@ -848,8 +860,56 @@ TEST(SynthInteraction, OptionsAreValidated) {
   o.informative_dims = {8, 1, 6};
   fails(o, "synth.informative_dims[1]");
   o = SynthOptions{};
+  o.irony_inverts = {1, 0, 1};  // kind=linear would ignore it
+  fails(o, "synth.irony_inverts");
+  o = SynthOptions{};
+  o.kind = "interaction";
+  o.irony_inverts = {1, 2, 0};
+  fails(o, "synth.irony_inverts[1]");
+  o = SynthOptions{};
+  o.test_split = "train";
+  fails(o, "synth.test_split");
+  o = SynthOptions{};
+  o.test_split = "valid";
+  o.n_test = 100;  // the copy's test split has the validation split's size
+  fails(o, "synth.n_test");
+  o = SynthOptions{};
   o.like = "iemocap";
   EXPECT_THROW(oracle_samples(o, "complete"), RunError);
+}
+
+// test_split = valid: a development copy whose test split is the validation split, sample for
+// sample, with the oracle computed on it; train and valid are the bytes of the ordinary file.
+TEST(SynthInteraction, ValidationCopyScoresTheValidationSplit) {
+  TempDir dir;
+  for (const char* kind : {"linear", "interaction"}) {
+    SynthOptions o =
+        std::string(kind) == "linear" ? small("mosi", "mult") : small_interaction("mult");
+    const SynthResult plain = write_synthetic(o, dir.file("plain.pkl"));
+    o.test_split = "valid";
+    o.n_test = 0;
+    const SynthResult copy = write_synthetic(o, dir.file("copy.pkl"));
+    EXPECT_EQ(copy.oracle["test_samples"], "valid") << kind;
+    EXPECT_EQ(plain.oracle["test_samples"], "test") << kind;
+    const Dataset a = load_dataset(dir.file("plain.pkl"), DataOptions{});
+    const Dataset b = load_dataset(dir.file("copy.pkl"), DataOptions{});
+    ASSERT_EQ(b.splits[2].n, a.splits[1].n) << kind;
+    for (int s : {0, 1}) EXPECT_EQ(b.splits[s].labels, a.splits[s].labels) << kind << s;
+    EXPECT_EQ(b.splits[2].labels, a.splits[1].labels) << kind;
+    for (int m = 0; m < 3; ++m) {
+      EXPECT_EQ(b.splits[2].modality[m].x, a.splits[1].modality[m].x) << kind << m;
+      EXPECT_EQ(b.splits[0].modality[m].x, a.splits[0].modality[m].x) << kind << m;
+    }
+    EXPECT_NE(copy.oracle["conditions"], plain.oracle["conditions"]) << kind;
+    // The copy's oracle is the validation split's: the Bayes predictor scored on those samples.
+    const OracleSamples v = oracle_samples(o, "condition:l");
+    ASSERT_EQ(static_cast<int64_t>(v.label.size()), a.splits[1].n);
+    const MetricMap m = regression_metrics(v.prediction, v.label);
+    for (const auto& cond : copy.oracle["conditions"]) {
+      if (cond["name"] != "{l}") continue;
+      EXPECT_EQ(cond["metrics"]["MAE"], m.at("MAE")) << kind;
+    }
+  }
 }
 
 TEST(Synth, OptionsAreValidated) {

@@ -220,10 +220,20 @@ def check_layout(data, gen):
                 fail(f"{split}: aligned layout with different lengths per modality")
         ids = d["id"]
         like = gen["options"]["like"]
+        # A test_split=valid copy: the test split holds the validation samples, ids included.
+        source = split
+        if split == "test" and gen["options"].get("test_split", "test") == "valid":
+            source = "valid"
+            for key in d:
+                same = (np.array_equal(d[key], data["valid"][key]) if d[key].dtype != object
+                        else d[key].shape == data["valid"][key].shape
+                        and bool(np.all(d[key] == data["valid"][key])))
+                if not same:
+                    fail(f"test.{key}: differs from valid.{key} in a test_split=valid copy")
         if layout == "mult":
-            if ids.shape != (n, 3) or ids[0, 0] != f"synth_{like}_{split}" or ids[n - 1, 1] != str(n - 1):
+            if ids.shape != (n, 3) or ids[0, 0] != f"synth_{like}_{source}" or ids[n - 1, 1] != str(n - 1):
                 fail(f"{split}.id: unexpected content {ids[:1]}")
-        elif ids.shape != (n,) or ids[n - 1] != f"synth_{like}_{split}$_${n - 1}":
+        elif ids.shape != (n,) or ids[n - 1] != f"synth_{like}_{source}$_${n - 1}":
             fail(f"{split}.id: unexpected content {ids[:1]}")
         lab = d["labels"] if layout == "mult" else d["regression_labels"]
         if gen["task"] == "iemocap":
