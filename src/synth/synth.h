@@ -64,9 +64,9 @@ struct SynthOptions {
   // bytes as its valid split), so that evaluating on "test" and the oracle score validation.
   std::string test_split = "test";
   // kind = interaction only (ConfigError when changed for kind = linear).
-  double irony_rate = 0.25;  // P(ironic): the text's informative dims carry -B_l z, not B_l z
+  double irony_rate = 0.5;  // P(ironic): inverted modalities carry -B_m z, not B_m z
   std::vector<double> irony_cue = {0.9, 1.6, 1.4};      // per modality: cue shift when ironic
-  std::vector<int64_t> irony_inverts = {1, 0, 0};       // per modality: 1 = -B_m z when ironic
+  std::vector<int64_t> irony_inverts = {1, 0, 1};       // per modality: 1 = -B_m z when ironic
   double intensity_rate = 0.5;                          // P(intense)
   std::vector<double> intensity_gain = {0.7, 1.3};      // label scale: mild, intense
   std::vector<double> intensity_cue = {0.0, 1.2, 0.0};  // per modality: cue shift when intense

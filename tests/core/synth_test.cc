@@ -474,7 +474,7 @@ TEST(Synth, IndependentCheckInPython) {
     const char* like;
     const char* layout;
     bool valid_copy = false;     // test_split = valid
-    bool invert_vision = false;  // irony_inverts = 1,0,1
+    bool words_only = false;  // irony_inverts = 1,0,0
   };
   for (const KindCase& c :
        {KindCase{"linear", "mosi", "mult"}, KindCase{"linear", "iemocap", "mult"},
@@ -493,7 +493,7 @@ TEST(Synth, IndependentCheckInPython) {
       o.n_test = 0;
       o.n_valid = 150;
     }
-    if (c.invert_vision) o.irony_inverts = {1, 0, 1};
+    if (c.words_only) o.irony_inverts = {1, 0, 0};
     write_synthetic(o, path);
     const std::string log = dir.file("log.txt");
     int rc = run("'" + py + "' '" + script + "' '" + path + "'", log);
@@ -642,10 +642,13 @@ TEST(SynthInteraction, OracleFileIsTheTestedPredictor) {
 // Checked by mutation (each fails this test): the context weights left at their prior; the label
 // noise left out of the variance; the words' irony cue ignored; the words not inverted.
 TEST(SynthOracle, MatchesAMonteCarloSampleOfTheGenerator) {
-  for (const char* kind : {"interaction", "linear", "interaction_vision"}) {
+  for (const char* kind : {"interaction", "linear", "interaction_words_only"}) {
     SynthOptions o;
     o.kind = std::string(kind) == "linear" ? "linear" : "interaction";
-    if (std::string(kind) == "interaction_vision") o.irony_inverts = {1, 0, 1};
+    if (std::string(kind) == "interaction_words_only") {  // the first calibration
+      o.irony_inverts = {1, 0, 0};
+      o.irony_rate = 0.25;
+    }
     o.seed = 11;
     o.n_train = 2;
     o.n_valid = 2;
@@ -812,7 +815,7 @@ TEST(SynthInteraction, WordsAloneAreAmbiguous) {
   const double int_all = accuracy(all), int_l = accuracy(words);
   EXPECT_GT(int_all, 0.82);
   EXPECT_GT(lin_all - lin_l, 0.03);
-  EXPECT_GT(int_all - int_l, lin_all - lin_l + 0.04);  // measured: 0.128 against 0.072
+  EXPECT_GT(int_all - int_l, lin_all - lin_l + 0.04);  // measured: 0.134 against 0.070
   // A context-blind reading of the words (the literal sign of the words, which is the sign the
   // linear family's oracle would give) is clearly worse than the oracle's, which reads the
   // lexical irony cue: the oracle flips the literal sign where P(ironic | words) > 1/2.
@@ -834,7 +837,7 @@ TEST(SynthInteraction, OptionsAreValidated) {
   o.kind = "quadratic";
   fails(o, "synth.kind");
   o = SynthOptions{};
-  o.irony_rate = 0.5;  // kind=linear would ignore it
+  o.irony_rate = 0.3;  // kind=linear would ignore it
   fails(o, "synth.irony_rate");
   o = SynthOptions{};
   o.intensity_cue = {0, 0, 0};
@@ -860,7 +863,7 @@ TEST(SynthInteraction, OptionsAreValidated) {
   o.informative_dims = {8, 1, 6};
   fails(o, "synth.informative_dims[1]");
   o = SynthOptions{};
-  o.irony_inverts = {1, 0, 1};  // kind=linear would ignore it
+  o.irony_inverts = {1, 0, 0};  // kind=linear would ignore it
   fails(o, "synth.irony_inverts");
   o = SynthOptions{};
   o.kind = "interaction";
