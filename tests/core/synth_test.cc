@@ -473,7 +473,7 @@ TEST(Synth, IndependentCheckInPython) {
     const char* kind;
     const char* like;
     const char* layout;
-    bool valid_copy = false;     // test_split = valid
+    bool valid_copy = false;  // test_split = valid
     bool words_only = false;  // irony_inverts = 1,0,0
   };
   for (const KindCase& c :
@@ -824,15 +824,17 @@ TEST(SynthInteraction, WordsAloneAreAmbiguous) {
   EXPECT_GT(flipped / static_cast<double>(words.p_ironic.size()), 0.1);
 }
 
+// resolve_synth refuses `o` with a ConfigError that names `key`.
+void fails(const SynthOptions& o, const char* key) {
+  try {
+    resolve_synth(o);
+    ADD_FAILURE() << "accepted bad " << key;
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
+  }
+}
+
 TEST(SynthInteraction, OptionsAreValidated) {
-  auto fails = [](SynthOptions o, const char* key) {
-    try {
-      resolve_synth(o);
-      ADD_FAILURE() << "accepted bad " << key;
-    } catch (const ConfigError& e) {
-      EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
-    }
-  };
   SynthOptions o;
   o.kind = "quadratic";
   fails(o, "synth.kind");
@@ -916,14 +918,6 @@ TEST(SynthInteraction, ValidationCopyScoresTheValidationSplit) {
 }
 
 TEST(Synth, OptionsAreValidated) {
-  auto fails = [](SynthOptions o, const char* key) {
-    try {
-      resolve_synth(o);
-      ADD_FAILURE() << "accepted bad " << key;
-    } catch (const ConfigError& e) {
-      EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
-    }
-  };
   SynthOptions o;
   o.like = "sims";
   fails(o, "synth.like");

@@ -81,6 +81,13 @@ ObjectiveContext context(Task task) {
   return ctx;
 }
 
+// A context whose "missing" view is the complete batch itself.
+ObjectiveContext identity_context(Task task) {
+  ObjectiveContext ctx = context(task);
+  ctx.missing_view = [](const Batch& b) { return b; };
+  return ctx;
+}
+
 std::vector<torch::Tensor> gradients(Model& model) {
   std::vector<torch::Tensor> grads;
   for (const auto& p : model.parameters())
@@ -169,9 +176,7 @@ TEST(UmdfObjectiveTest, IdenticalViewsHaveZeroConsistencyAndMatchSeparatePasses)
     SCOPED_TRACE(kind);
     auto model = make_umdf(tiny({{"feature_loss_kind", kind}}, /*no_dropout=*/true), spec);
     model->train();  // no dropout: both halves of the stacked batch see the same function
-    ObjectiveContext ctx;
-    ctx.task = Task::kIemocap;
-    ctx.missing_view = [](const Batch& b) { return b; };
+    ObjectiveContext ctx = identity_context(Task::kIemocap);
     Losses l = umdf_objective(*model, batch, ctx);
     EXPECT_NEAR(part(l, "pred"), 0.0, 1e-6);
     EXPECT_NEAR(part(l, "feat"), 0.0, 1e-5);
@@ -256,9 +261,7 @@ TEST(UmdfTeacherTest, SeparateTeachersGiveTargetsWithoutGradients) {
     SCOPED_TRACE(teacher);
     auto model = make_umdf(tiny({{"teacher", teacher}, {"beta", 1.0}}, /*no_dropout=*/true), spec);
     model->train();
-    ObjectiveContext same;
-    same.task = Task::kRegression;
-    same.missing_view = [](const Batch& b) { return b; };
+    ObjectiveContext same = identity_context(Task::kRegression);
     Losses l = umdf_objective(*model, batch, same);
     EXPECT_NEAR(part(l, "pred"), 0.0, 1e-10);
     EXPECT_NEAR(part(l, "feat"), 0.0, 1e-10);
