@@ -1,39 +1,113 @@
 #!/usr/bin/env bash
-# Does UMDF's self-distillation beat its ablation distill=false on the synthetic MOSI set, and why
-# not? Reproduces the tables of docs/umdf.md ("Why: there is no robustness gap"): UMDF against
-# distill=false over 20 seeds, with 16x noisier labels, with 15 epochs instead of 6, and the
-# ablation trained on the complete view only. Each report ends with the paired 95% intervals.
-# Two jobs run side by side, one thread each. On the 2-core development machine a 6-epoch run took
-# about 75 s and a 15-epoch run about 160 s, so expect roughly 50 minutes.
-# Usage: scripts/distill_study.sh [OUT_DIR]   (default runs/distill_study)
+# The distillation study of docs/umdf.md ("Making the distillation work"), on the VALIDATION split
+# only: every variant is trained on a development copy of the interaction family whose test split
+# is its validation split (`synth --set test_split=valid`), so the reports below are validation
+# numbers and the test split of the benchmark file is never looked at. Two single-threaded
+# workers share the variants; `compare` skips finished cells, so an interrupted study resumes.
+#
+# Usage: scripts/distill_study.sh [screen|confirm|property|linear] [OUT_DIR]
+#   screen    every switch of the study, seeds 1111-1113 (OUT_DIR/screen)
+#   confirm   the kept candidates and their references, seeds 1111-1120 (OUT_DIR/confirm)
+#   property  complete-view-only training on both families, TEST split, seeds 1111-1115
+#             (OUT_DIR/property_{interaction,linear}; docs/synthetic.md, "What the family is for")
+#   linear    the landed study of the linear family (docs/umdf.md, "Why: there is no robustness
+#             gap"): 20 seeds, noisy labels, 15 epochs, complete view only (OUT_DIR/linear_*)
+# Summaries: scripts/study_table.py (paired against the first directory given) and
+# scripts/oracle_fraction.py (fractions of the oracle).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=${1:-runs/distill_study}
+stage=${1:-screen}
+out=${2:-runs/distill_study}
 bash scripts/setup.sh build
 bin=./build/robustmsa
-mkdir -p "$out"
-[[ -f runs/synth_mosi.pkl ]] || $bin synth --like mosi --seed 7 runs/synth_mosi.pkl
-[[ -f "$out/synth_mosi_noisy.pkl" ]] ||
-  $bin synth --like mosi --seed 7 --set label_noise_sd=1.0 "$out/synth_mosi_noisy.pkl"
+mkdir -p "$out" runs
 export OMP_WAIT_POLICY=passive  # two single-threaded jobs must not spin on each other's core
+int=runs/synth_mosi_int.pkl
+int_valid=runs/synth_mosi_int.valid.pkl
+[[ -f $int ]] || $bin synth --like mosi --kind interaction --seed 7 --set seq_len=20,20,20 $int
+[[ -f $int_valid ]] ||
+  $bin synth --like mosi --kind interaction --seed 7 --set seq_len=20,20,20 \
+    --set test_split=valid $int_valid
+[[ -f runs/synth_mosi.pkl ]] || $bin synth --like mosi --seed 7 runs/synth_mosi.pkl
 common=(--config configs/demo.json --suite paper --threads 1)
-both=umdf,umdf:distill=false
-{
-  $bin compare --data runs/synth_mosi.pkl "${common[@]}" --models $both --seeds 20 \
-    --out "$out/seeds20"
-} >"$out/seeds20.log" 2>&1 &
-{
-  $bin compare --data "$out/synth_mosi_noisy.pkl" "${common[@]}" --models $both --seeds 5 \
-    --out "$out/noisy_labels"
-  $bin compare --data runs/synth_mosi.pkl "${common[@]}" --models $both --seeds 5 \
-    --set train.epochs=15 --out "$out/epochs15"
-  $bin compare --data runs/synth_mosi.pkl "${common[@]}" --models umdf:distill=false --seeds 5 \
-    --set missing.drop_modalities=false --set missing.max_frame_rate=0 --out "$out/complete_only"
-} >"$out/others.log" 2>&1 &
-wait
-for d in seeds20 noisy_labels epochs15 complete_only; do
-  echo "== $d"
-  # The Non0_F1_score table of the paper suite, then the paired intervals (two variants only).
-  sed -n '/^Missing modalities.* — Non0_F1_score$/,/^$/p' "$out/$d/report/report.txt"
-  sed -n '/^Paired against/,$p' "$out/$d/report/report.txt" | sed '/^$/q'
-done
+
+# Runs the variants (arguments) in two workers on DATA with SEEDS into DIR (set by the caller).
+two_workers() {
+  local -a left=() right=()
+  local i=0
+  for v in "$@"; do
+    if ((i % 2 == 0)); then left+=("$v"); else right+=("$v"); fi
+    i=$((i + 1))
+  done
+  for half in left right; do
+    local -n list=$half
+    {
+      for v in "${list[@]}"; do
+        nice -n 15 $bin compare --data "$data" "${common[@]}" --models "$v" --seeds "$seeds" \
+          "${extra[@]}" --out "$dir"
+      done
+    } >"$dir.$half.log" 2>&1 &
+  done
+  wait
+}
+
+extra=()
+case $stage in
+  screen)
+    data=$int_valid seeds=3 dir=$out/screen
+    mkdir -p "$dir"
+    two_workers umdf:distill=false umdf teacher_student teacher_student:alpha=0,beta=0 \
+      umdf:teacher=ema umdf:teacher=ema,alpha=1,beta=0.1 umdf:teacher=eval,alpha=1,beta=0.1 \
+      umdf:stop_grad_complete=true,alpha=1,beta=0.1 \
+      umdf:teacher=ema,alpha=1,beta=0.1,warmup_epochs=2 \
+      umdf:teacher=ema,alpha=1,beta=0.1,curriculum_epochs=3 \
+      umdf:teacher=ema,alpha=1,beta=0.1,scale_to_task=true \
+      umdf:teacher=ema,alpha=1,pred_loss_kind=l1,feature_loss=false \
+      umdf:teacher=ema,alpha=1,beta=0.1,per_modality=false
+    ;;
+  confirm)
+    data=$int_valid seeds=10 dir=$out/confirm
+    mkdir -p "$dir"
+    two_workers umdf:distill=false umdf "${@:3}"
+    ;;
+  property)
+    extra=(--set missing.drop_modalities=false --set missing.max_frame_rate=0)
+    data=$int seeds=5 dir=$out/property_interaction
+    mkdir -p "$dir"
+    nice -n 15 $bin compare --data "$data" "${common[@]}" --models umdf:distill=false \
+      --seeds 5 "${extra[@]}" --out "$dir" >"$dir.log" 2>&1 &
+    data=runs/synth_mosi.pkl dir=$out/property_linear
+    mkdir -p "$dir"
+    nice -n 15 $bin compare --data "$data" "${common[@]}" --models umdf:distill=false \
+      --seeds 5 "${extra[@]}" --out "$dir" >"$dir.log" 2>&1 &
+    wait
+    python3 scripts/oracle_fraction.py $int "$out/property_interaction/umdf_distill-false"
+    python3 scripts/oracle_fraction.py runs/synth_mosi.pkl "$out/property_linear/umdf_distill-false"
+    ;;
+  linear)
+    [[ -f "$out/synth_mosi_noisy.pkl" ]] ||
+      $bin synth --like mosi --seed 7 --set label_noise_sd=1.0 "$out/synth_mosi_noisy.pkl"
+    both=umdf,umdf:distill=false
+    {
+      $bin compare --data runs/synth_mosi.pkl "${common[@]}" --models $both --seeds 20 \
+        --out "$out/linear_seeds20"
+    } >"$out/linear_seeds20.log" 2>&1 &
+    {
+      $bin compare --data "$out/synth_mosi_noisy.pkl" "${common[@]}" --models $both --seeds 5 \
+        --out "$out/linear_noisy_labels"
+      $bin compare --data runs/synth_mosi.pkl "${common[@]}" --models $both --seeds 5 \
+        --set train.epochs=15 --out "$out/linear_epochs15"
+    } >"$out/linear_others.log" 2>&1 &
+    wait
+    ;;
+  *)
+    echo "usage: $0 [screen|confirm|property|linear] [OUT_DIR]" >&2
+    exit 2
+    ;;
+esac
+if [[ $stage == screen || $stage == confirm ]]; then
+  dirs=()
+  for d in "$dir"/*/; do [[ $d == */report/ ]] || dirs+=("${d%/}"); done
+  # The reference (distill=false) first: every row is paired against it.
+  python3 scripts/study_table.py "$dir/umdf_distill-false" "${dirs[@]}"
+fi

@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include "data/protocol.h"
 #include "util/error.h"
 
 namespace robustmsa {
@@ -78,6 +79,19 @@ void UmdfOptions::validate() const {
   require(tau > 0, "model.tau", tau, "a number > 0");
   require(feature_loss_kind == "mse" || feature_loss_kind == "kl" || feature_loss_kind == "mmd",
           "model.feature_loss_kind", feature_loss_kind, "mse, kl or mmd");
+  require(teacher == "joint" || teacher == "eval" || teacher == "ema", "model.teacher", teacher,
+          "joint, eval or ema");
+  require(ema_decay >= 0 && ema_decay < 1, "model.ema_decay", ema_decay, "a number in [0, 1)");
+  require(warmup_epochs >= 0, "model.warmup_epochs", warmup_epochs, "an integer >= 0");
+  require(ramp_epochs >= 0, "model.ramp_epochs", ramp_epochs, "an integer >= 0");
+  require(pred_loss_kind == "mse" || pred_loss_kind == "l1", "model.pred_loss_kind", pred_loss_kind,
+          "mse or l1");
+  require(curriculum_epochs >= 0, "model.curriculum_epochs", curriculum_epochs, "an integer >= 0");
+  if (stop_grad_complete && teacher != "joint")
+    throw ConfigError(
+        str("config key 'model.stop_grad_complete': applies to teacher=joint only; "
+            "found it set with teacher=",
+            teacher, " (whose targets never receive gradients)"));
 }
 
 // ---- MCIM ---------------------------------------------------------------------------------------
@@ -220,6 +234,52 @@ UmdfImpl::UmdfImpl(const UmdfOptions& options, const InputSpec& spec)
   if (options_.dfim) dfim_ = register_module("dfim", Dfim(options_.width, by_feature_));
   head_ = register_module(
       "head", ResidualHead(3 * options_.width, spec.output_dim(), options_.output_dropout));
+  if (options_.distill && options_.teacher == "ema") {
+    ema_params_ = parameters();
+    for (std::size_t i = 0; i < ema_params_.size(); ++i)
+      ema_.push_back(register_buffer(str("ema_", i), ema_params_[i].detach().clone()));
+    ema_updates_ = register_buffer("ema_updates", torch::zeros({}, torch::kLong));
+  }
+}
+
+void UmdfImpl::update_ema() {
+  if (ema_.empty()) throw RunError("umdf: update_ema needs model.teacher=ema (and distill=true)");
+  torch::NoGradGuard no_grad;
+  const double t = static_cast<double>(ema_updates_.item<int64_t>());
+  // Mean-teacher warm-up of the decay: early averages follow the fast-moving weights closely.
+  const double decay = std::min(options_.ema_decay, (1.0 + t) / (10.0 + t));
+  for (std::size_t i = 0; i < ema_.size(); ++i)
+    ema_[i].mul_(decay).add_(ema_params_[i].detach(), 1.0 - decay);
+  ema_updates_.add_(1);
+}
+
+ModelOutput UmdfImpl::teacher_forward(const Batch& batch) {
+  torch::NoGradGuard no_grad;
+  const bool was_training = is_training();
+  eval();
+  std::vector<torch::Tensor> live;
+  for (std::size_t i = 0; i < ema_.size(); ++i) {  // swap the averages in
+    live.push_back(ema_params_[i].detach().clone());
+    ema_params_[i].detach().copy_(ema_[i]);
+  }
+  ModelOutput out;
+  try {
+    out = forward(batch);
+  } catch (...) {
+    for (std::size_t i = 0; i < live.size(); ++i) ema_params_[i].detach().copy_(live[i]);
+    train(was_training);
+    throw;
+  }
+  for (std::size_t i = 0; i < live.size(); ++i) ema_params_[i].detach().copy_(live[i]);
+  train(was_training);
+  return out;
+}
+
+double distill_schedule(const UmdfOptions& o, int64_t epoch) {
+  if (epoch < o.warmup_epochs) return 0.0;
+  if (o.ramp_epochs <= 0) return 1.0;
+  return std::min(1.0, static_cast<double>(epoch - o.warmup_epochs + 1) /
+                           static_cast<double>(o.ramp_epochs + 1));
 }
 
 ModelOutput UmdfImpl::forward(const Batch& batch) {
@@ -293,17 +353,58 @@ torch::Tensor prediction_consistency(const torch::Tensor& teacher, const torch::
   return 0.5 * (kl_ts + kl_st).mean() * (tau * tau);
 }
 
+namespace {
+
+// Missing-rate curriculum: rows of the missing view replaced by their complete rows, each with
+// probability 1 - (epoch+1)/(epochs+1), drawn from (epoch, sample index) so a resumed run sees the
+// same rows.
+Batch ease_missing_view(const Batch& complete, const Batch& missing, int64_t epoch,
+                        int64_t epochs) {
+  const double keep_complete =
+      1.0 - static_cast<double>(epoch + 1) / static_cast<double>(epochs + 1);
+  const auto index = complete.index.to(torch::kCPU).contiguous();
+  const int64_t b = complete.size();
+  auto rows = torch::zeros({b}, torch::kBool);
+  auto r = rows.accessor<bool, 1>();
+  const auto idx = index.accessor<int64_t, 1>();
+  constexpr uint64_t kTagUmdfCurriculum = 201;
+  for (int64_t i = 0; i < b; ++i)
+    r[i] = hash_uniform(hash_words({kTagUmdfCurriculum, static_cast<uint64_t>(epoch),
+                                    static_cast<uint64_t>(idx[i])})) < keep_complete;
+  rows = rows.to(complete.present.device());
+  Batch out = missing;
+  for (int m = 0; m < kNumModalities; ++m) {
+    const auto row3 = rows.view({b, 1, 1});
+    out.x[m] = torch::where(row3, complete.x[m], missing.x[m]);
+    out.keep[m] = torch::where(rows.view({b, 1}), complete.keep[m], missing.keep[m]);
+  }
+  out.present = torch::where(rows.view({b, 1}), complete.present, missing.present);
+  return out;
+}
+
+}  // namespace
+
 Losses umdf_objective(UmdfImpl& model, const Batch& complete, ObjectiveContext& ctx) {
   if (!ctx.missing_view)
     throw RunError(
         "umdf objective: ObjectiveContext.missing_view is not set; expected the "
         "trainer's uncertain-missing sampler");
   const UmdfOptions& o = model.options();
-  const Batch missing = ctx.missing_view(complete);
+  Batch missing = ctx.missing_view(complete);
   const int64_t b = complete.size();
   if (missing.size() != b)
     throw RunError(
         str("umdf objective: the missing view has ", missing.size(), " rows; expected ", b));
+  if (ctx.epoch < o.curriculum_epochs)
+    missing = ease_missing_view(complete, missing, ctx.epoch, o.curriculum_epochs);
+  const bool separate_teacher = o.distill && o.teacher != "joint";
+  if (o.distill && o.teacher == "ema") model.update_ema();  // towards the last step's weights
+  // The schedule's factor; during the warm-up the terms are logged as 0 and not computed.
+  const double factor = o.distill ? distill_schedule(o, ctx.epoch) : 0.0;
+  // A separate teacher runs before the training pass: teacher = ema swaps the averaged weights in
+  // and out in place, which must not happen while the training pass's graph holds them.
+  ModelOutput teacher_out;
+  if (separate_teacher && factor > 0.0) teacher_out = model.teacher_forward(complete);
   ModelOutput out = model.forward(stack_views(complete, missing));
   auto first = [b](const torch::Tensor& t) { return t.narrow(0, 0, b); };
   auto second = [b](const torch::Tensor& t) { return t.narrow(0, b, b); };
@@ -316,31 +417,55 @@ Losses umdf_objective(UmdfImpl& model, const Batch& complete, ObjectiveContext& 
   losses.parts.emplace_back("task_missing", task_missing.detach());
   if (!o.distill) return losses;
 
-  // Bidirectional by default: both views receive gradients from every consistency term, so the
-  // complete view is pulled towards what survives the holes as much as the other way round.
+  const auto zero = torch::zeros({}, out.prediction.options());
+  if (factor == 0.0) {
+    losses.parts.emplace_back("pred", zero);
+    if (o.feature_loss) losses.parts.emplace_back("feat", zero);
+    return losses;
+  }
+  // Targets. joint: the complete rows of this pass — bidirectional unless stop_grad_complete,
+  // so the complete view is pulled towards what survives the holes as much as the other way
+  // round. eval / ema: the separate no-gradient pass above, so only the missing view learns.
   const bool detach = o.stop_grad_complete;
-  auto pred = prediction_consistency(maybe_detach(first(out.prediction), detach),
-                                     second(out.prediction), ctx.task, o.tau);
-  losses.total = losses.total + o.alpha * pred;
+  auto target = [&](const std::string& feature) -> torch::Tensor {
+    if (separate_teacher)
+      return feature.empty() ? teacher_out.prediction : teacher_out.features.at(feature);
+    return maybe_detach(first(feature.empty() ? out.prediction : out.features.at(feature)), detach);
+  };
+  // Relative weighting: the term's value, rescaled to the size of the missing view's task loss
+  // (the ratio is a constant for the gradient).
+  auto weight = [&](const torch::Tensor& term) {
+    if (!o.scale_to_task) return torch::ones({}, term.options());
+    return (task_missing.detach() / term.detach().clamp_min(1e-8));
+  };
+
+  torch::Tensor pred;
+  if (ctx.task != Task::kIemocap && o.pred_loss_kind == "l1")
+    pred = torch::l1_loss(second(out.prediction), target(""));
+  else
+    pred = prediction_consistency(target(""), second(out.prediction), ctx.task, o.tau);
+  losses.total = losses.total + (o.alpha * factor) * weight(pred) * pred;
   losses.parts.emplace_back("pred", pred.detach());
   if (!o.feature_loss) return losses;
 
   const auto& fused = out.features.at("fused");
-  auto feat = feature_consistency(maybe_detach(first(fused), detach), second(fused),
-                                  o.feature_loss_kind, o.tau);
-  // Per-modality terms only over samples where the modality survives in both views: a modality
-  // the missing view lacks pools to 0 and must not pull the complete view's features to 0.
-  torch::Tensor per_modality = torch::zeros({}, fused.options());
-  for (int m = 0; m < kNumModalities; ++m) {
-    auto both = frame_mask(complete, m).any(1) & frame_mask(missing, m).any(1);  // (B)
-    auto rows = both.nonzero().squeeze(1);                                       // (N)
-    const auto& f = out.features.at(kModalityNames[m]);
-    per_modality = per_modality +
-                   feature_consistency(maybe_detach(first(f).index_select(0, rows), detach),
-                                       second(f).index_select(0, rows), o.feature_loss_kind, o.tau);
+  auto feat = feature_consistency(target("fused"), second(fused), o.feature_loss_kind, o.tau);
+  if (o.per_modality) {
+    // Per-modality terms only over samples where the modality survives in both views: a modality
+    // the missing view lacks pools to 0 and must not pull the complete view's features to 0.
+    torch::Tensor per_modality = torch::zeros({}, fused.options());
+    for (int m = 0; m < kNumModalities; ++m) {
+      auto both = frame_mask(complete, m).any(1) & frame_mask(missing, m).any(1);  // (B)
+      auto rows = both.nonzero().squeeze(1);                                       // (N)
+      const std::string name = kModalityNames[m];
+      per_modality =
+          per_modality + feature_consistency(target(name).index_select(0, rows),
+                                             second(out.features.at(name)).index_select(0, rows),
+                                             o.feature_loss_kind, o.tau);
+    }
+    feat = feat + per_modality / 3.0;
   }
-  feat = feat + per_modality / 3.0;
-  losses.total = losses.total + o.beta * feat;
+  losses.total = losses.total + (o.beta * factor) * weight(feat) * feat;
   losses.parts.emplace_back("feat", feat.detach());
   return losses;
 }

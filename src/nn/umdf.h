@@ -48,6 +48,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "config/options.h"
 #include "nn/layers.h"
@@ -82,6 +83,16 @@ struct UmdfOptions {
   double beta = 0.01;
   double tau = 2.0;
   std::string feature_loss_kind = "mse";
+  // How the distillation is scheduled and where its targets come from (docs/umdf.md, "Making the
+  // distillation work"); the defaults are what the validation study kept.
+  std::string teacher = "joint";  // joint | eval | ema: see visit()
+  double ema_decay = 0.99;
+  int64_t warmup_epochs = 0;           // distillation terms off in epochs [0, warmup_epochs)
+  int64_t ramp_epochs = 0;             // then their weights rise linearly over this many epochs
+  std::string pred_loss_kind = "mse";  // mse | l1 (regression)
+  bool scale_to_task = false;
+  bool per_modality = true;
+  int64_t curriculum_epochs = 0;
 
   template <class V>
   void visit(V& v) {
@@ -111,6 +122,26 @@ struct UmdfOptions {
     v("tau", tau, "temperature of the softened logits / batch softmax in the KL terms");
     v("feature_loss_kind", feature_loss_kind,
       "feature consistency: mse, kl (symmetric KL of batch-softmax distributions) or mmd (RBF)");
+    v("teacher", teacher,
+      "where the distillation targets come from: joint (the complete view in the same training "
+      "pass, dropout on, gradients per stop_grad_complete), eval (a no-gradient pass of the same "
+      "weights on the complete view in eval mode), ema (the same with the exponential moving "
+      "average of the weights, a mean teacher)");
+    v("ema_decay", ema_decay,
+      "teacher=ema: decay of the weight average (min(decay, (1+t)/(10+t)) at update t)");
+    v("warmup_epochs", warmup_epochs, "epochs of task loss only before the distillation terms");
+    v("ramp_epochs", ramp_epochs,
+      "after the warm-up, epochs over which alpha and beta rise linearly to their values");
+    v("pred_loss_kind", pred_loss_kind,
+      "regression prediction consistency: mse or l1 (the task loss's own scale)");
+    v("scale_to_task", scale_to_task,
+      "weigh each distillation term relative to the missing view's task loss: alpha * L_pred * "
+      "(L_task / L_pred) with the ratio not differentiated");
+    v("per_modality", per_modality,
+      "add the per-modality feature terms to L_feat (off = the fused feature only)");
+    v("curriculum_epochs", curriculum_epochs,
+      "missing-rate curriculum: in epoch e < curriculum_epochs a missing-view row is the complete "
+      "row with probability 1 - (e+1)/(curriculum_epochs+1) (0 = off)");
   }
   void validate() const;
 };
@@ -178,6 +209,11 @@ class UmdfImpl : public Model {
   ModelOutput forward(const Batch& batch) override;
   const UmdfOptions& options() const { return options_; }
   bool dfim_by_feature() const { return by_feature_; }
+  // The distillation teacher (teacher = eval or ema): a no-gradient, eval-mode forward pass of the
+  // current weights, or of their moving average for ema; training mode is restored afterwards.
+  ModelOutput teacher_forward(const Batch& batch);
+  // teacher = ema: one update of the moving average towards the current weights.
+  void update_ema();
 
  private:
   UmdfOptions options_;
@@ -187,8 +223,15 @@ class UmdfImpl : public Model {
   Mcim mcim_{nullptr};
   Dfim dfim_{nullptr};
   ResidualHead head_{nullptr};
+  // teacher = ema: the parameters (as registered above) and their averages, buffers "ema_<i>",
+  // with the update count "ema_updates", so checkpoints and selected weights carry them.
+  std::vector<torch::Tensor> ema_params_, ema_;
+  torch::Tensor ema_updates_;
 };
 TORCH_MODULE(Umdf);
+
+// The factor on alpha and beta in a 0-based epoch: 0 during the warm-up, then a linear ramp.
+double distill_schedule(const UmdfOptions& options, int64_t epoch);
 
 // Unified self-distillation objective (DESIGN §5.2 item 6). Parts: "task", "task_missing" and,
 // when switched on, "pred" (L_pred) and "feat" (L_feat). RunError when ctx.missing_view is empty.

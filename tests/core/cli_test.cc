@@ -63,6 +63,18 @@ TEST_F(Cli, HelpAndUsageErrors) {
   EXPECT_NE(r.output.find("unknown model 'nosuchmodel'"), std::string::npos) << r.output;
 }
 
+TEST_F(Cli, SynthKindSelectsTheFamily) {
+  const std::string out = (dir_ / "inter.pkl").string();
+  Result r = run("synth --like mosi --kind interaction --seed 3 --n 40 " + out);
+  ASSERT_EQ(r.code, 0) << r.output;
+  auto gen = nlohmann::json::parse(slurp(out + ".generator.json"));
+  EXPECT_EQ(gen["kind"], "interaction");
+  EXPECT_EQ(gen["options"]["kind"], "interaction");
+  r = run("synth --like mosi --kind cubic " + (dir_ / "bad_kind.pkl").string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("synth.kind"), std::string::npos) << r.output;
+}
+
 TEST_F(Cli, InspectReportsLayoutShapesAndInfCounts) {
   // stdout holds the JSON; the sanitising note (counts of replaced values) goes to stderr.
   const robustmsa::test_util::CliResult r =

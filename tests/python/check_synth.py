@@ -8,8 +8,10 @@ FILE.pkl.oracle.json, and checks, without any robustmsa code:
   1. the layout (keys, shapes, dtypes) and the checksums the generator recorded;
   2. the data semantics: padding side, marker frames, -inf placement, ids, labels;
   3. the oracle: the protocol masks are re-derived from the hash in docs/protocols.md, the
-     posterior mean of the latent factors is computed with numpy.linalg.solve, and every metric
-     of every condition of every suite is recomputed with NumPy and compared to 1e-6.
+     posterior mean of the latent factors is computed with numpy.linalg.solve (kind=interaction:
+     for each of the four contexts, with the context posterior from the Gaussian marginal
+     likelihoods and the label's posterior median found by bisection of the mixture CDF), and
+     every metric of every condition of every suite is recomputed with NumPy and compared to 1e-6.
 Exit status: 0 all checks pass, 1 a check failed, 77 NumPy is not available.
 """
 import hashlib
@@ -218,10 +220,20 @@ def check_layout(data, gen):
                 fail(f"{split}: aligned layout with different lengths per modality")
         ids = d["id"]
         like = gen["options"]["like"]
+        # A test_split=valid copy: the test split holds the validation samples, ids included.
+        source = split
+        if split == "test" and gen["options"].get("test_split", "test") == "valid":
+            source = "valid"
+            for key in d:
+                same = (np.array_equal(d[key], data["valid"][key]) if d[key].dtype != object
+                        else d[key].shape == data["valid"][key].shape
+                        and bool(np.all(d[key] == data["valid"][key])))
+                if not same:
+                    fail(f"test.{key}: differs from valid.{key} in a test_split=valid copy")
         if layout == "mult":
-            if ids.shape != (n, 3) or ids[0, 0] != f"synth_{like}_{split}" or ids[n - 1, 1] != str(n - 1):
+            if ids.shape != (n, 3) or ids[0, 0] != f"synth_{like}_{source}" or ids[n - 1, 1] != str(n - 1):
                 fail(f"{split}.id: unexpected content {ids[:1]}")
-        elif ids.shape != (n,) or ids[n - 1] != f"synth_{like}_{split}$_${n - 1}":
+        elif ids.shape != (n,) or ids[n - 1] != f"synth_{like}_{source}$_${n - 1}":
             fail(f"{split}.id: unexpected content {ids[:1]}")
         lab = d["labels"] if layout == "mult" else d["regression_labels"]
         if gen["task"] == "iemocap":
@@ -266,6 +278,58 @@ def frame_rates(protocol, parameter):
     return [0.0, 0.0, 0.0]
 
 
+_erfc = np.frompyfunc(math.erfc, 1, 1)
+
+
+def normal_cdf(x):
+    return 0.5 * _erfc(-np.asarray(x, dtype=np.float64) / math.sqrt(2.0)).astype(np.float64)
+
+
+def interaction_prediction(obs, gen, prec, keeps, n):
+    """Posterior median of the label per sample (kind=interaction), from the generator file."""
+    ctx = gen["context"]
+    w = np.array(gen["label"]["weights"], dtype=np.float64)
+    sy = float(gen["label"]["noise_sd"])
+    gains = [float(g) for g in ctx["intensity_gain"]]
+    cues = ctx["modalities"]
+    k = prec.shape[1]
+    var = np.linalg.solve(prec, np.tile(w, (n, 1))[:, :, None])[:, :, 0] @ w  # w^T Lambda^-1 w
+    logw, means, sds = [], [], []
+    for c, pc in ((0, 1.0 - ctx["ironic"]["prior"]), (1, ctx["ironic"]["prior"])):
+        for g, pg in ((0, 1.0 - ctx["intense"]["prior"]), (1, ctx["intense"]["prior"])):
+            if not (pc > 0 and pg > 0):
+                continue
+            h = np.zeros((n, k))
+            q = np.zeros(n)
+            for m, (i, f, vals, b, sd) in enumerate(obs):
+                keep = keeps[m]
+                cue = cues[m]
+                r = vals - c * cue["irony_cue"] * np.array(cue["irony_dir"]) \
+                    - g * cue["intensity_cue"] * np.array(cue["intensity_dir"])
+                sign = -1.0 if (c and cue["inverted_when_ironic"]) else 1.0
+                np.add.at(h, i[keep], sign * (r[keep] @ b) / sd ** 2)
+                np.add.at(q, i[keep], np.sum(r[keep] ** 2, axis=1) / sd ** 2)
+            mu = np.linalg.solve(prec, h[:, :, None])[:, :, 0]
+            logw.append(math.log(pc) + math.log(pg) - 0.5 * q + 0.5 * np.sum(h * mu, axis=1))
+            means.append(gains[g] * (mu @ w))
+            sds.append(np.sqrt(gains[g] ** 2 * var + sy ** 2))
+    logw = np.array(logw)
+    weight = np.exp(logw - logw.max(axis=0))
+    weight /= weight.sum(axis=0)
+    means, sds = np.array(means), np.array(sds)
+    lo = np.min(means - 40 * sds - 1, axis=0)
+    hi = np.max(means + 40 * sds + 1, axis=0)
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if np.all((mid <= lo) | (mid >= hi)):
+            break
+        cdf = np.sum(weight * normal_cdf((mid[None, :] - means) / sds), axis=0)
+        below = cdf < 0.5
+        lo = np.where(below, mid, lo)
+        hi = np.where(below, hi, mid)
+    return 0.5 * (lo + hi)
+
+
 def check_oracle(data, gen, oracle):
     test = data["test"]
     mods = gen["modalities"]
@@ -304,16 +368,21 @@ def check_oracle(data, gen, oracle):
             rates = frame_rates(proto, param)
             prec = np.tile(np.eye(k), (n, 1, 1))
             rhs = np.zeros((n, k))
+            keeps = []
             for m, (i, f, vals, b, sd) in enumerate(obs):
                 keep = given[i, m]
                 if rates[m] > 0:
                     u = uniform(hash_words(TAG_FRAME, cond["mask_seed"], i, m, f))
                     keep = keep & ~(u < rates[m])
+                keeps.append(keep)
                 gram = b.T @ b / sd ** 2
                 np.add.at(prec, i[keep], gram)
                 np.add.at(rhs, i[keep], vals[keep] @ b / sd ** 2)
-            mu = np.linalg.solve(prec, rhs[:, :, None])[:, :, 0]
-            score = mu @ w.T
+            if gen.get("kind", "linear") == "interaction":
+                score = interaction_prediction(obs, gen, prec, keeps, n)[:, None]
+            else:
+                mu = np.linalg.solve(prec, rhs[:, :, None])[:, :, 0]
+                score = mu @ w.T
             if task == "iemocap":
                 mine = iemocap_metrics((score > tau).astype(int), label)
             else:

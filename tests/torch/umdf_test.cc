@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "../common/model_fixtures.h"
 #include "nn/lf_dnn.h"
 #include "nn/model.h"
 #include "util/error.h"
-#include "../common/model_fixtures.h"
 
 namespace robustmsa {
 namespace {
@@ -81,6 +81,13 @@ ObjectiveContext context(Task task) {
   return ctx;
 }
 
+// A context whose "missing" view is the complete batch itself.
+ObjectiveContext identity_context(Task task) {
+  ObjectiveContext ctx = context(task);
+  ctx.missing_view = [](const Batch& b) { return b; };
+  return ctx;
+}
+
 std::vector<torch::Tensor> gradients(Model& model) {
   std::vector<torch::Tensor> grads;
   for (const auto& p : model.parameters())
@@ -117,7 +124,11 @@ TEST(UmdfOptionsTest, ImpossibleValuesAreConfigErrors) {
        {nlohmann::json{{"feature_loss_kind", "l2"}}, nlohmann::json{{"dfim_concat", "stack"}},
         nlohmann::json{{"tau", 0.0}}, nlohmann::json{{"kernel", 4}},
         nlohmann::json{{"attn_dropout", 1.0}}, nlohmann::json{{"alpha", -1.0}},
-        nlohmann::json{{"encoder_layers", 0}}, nlohmann::json{{"coarse", 1}}})
+        nlohmann::json{{"encoder_layers", 0}}, nlohmann::json{{"coarse", 1}},
+        nlohmann::json{{"teacher", "frozen"}}, nlohmann::json{{"ema_decay", 1.0}},
+        nlohmann::json{{"warmup_epochs", -1}}, nlohmann::json{{"ramp_epochs", -2}},
+        nlohmann::json{{"pred_loss_kind", "huber"}}, nlohmann::json{{"curriculum_epochs", -1}},
+        nlohmann::json{{"teacher", "eval"}, {"stop_grad_complete", true}}})
     EXPECT_THROW(e.make(bad, spec), ConfigError) << bad.dump();
   // Per-frame feature concatenation is impossible for unaligned lengths.
   EXPECT_THROW(e.make({{"dfim_concat", "feature"}}, spec), ConfigError);
@@ -165,9 +176,7 @@ TEST(UmdfObjectiveTest, IdenticalViewsHaveZeroConsistencyAndMatchSeparatePasses)
     SCOPED_TRACE(kind);
     auto model = make_umdf(tiny({{"feature_loss_kind", kind}}, /*no_dropout=*/true), spec);
     model->train();  // no dropout: both halves of the stacked batch see the same function
-    ObjectiveContext ctx;
-    ctx.task = Task::kIemocap;
-    ctx.missing_view = [](const Batch& b) { return b; };
+    ObjectiveContext ctx = identity_context(Task::kIemocap);
     Losses l = umdf_objective(*model, batch, ctx);
     EXPECT_NEAR(part(l, "pred"), 0.0, 1e-6);
     EXPECT_NEAR(part(l, "feat"), 0.0, 1e-5);
@@ -216,6 +225,10 @@ TEST(UmdfObjectiveTest, EveryAblationSwitchBuildsAndTrains) {
   variants.push_back(tiny({{"stop_grad_complete", true}}));
   variants.push_back(tiny({{"feature_loss_kind", "kl"}}));
   variants.push_back(tiny({{"feature_loss_kind", "mmd"}}));
+  variants.push_back(tiny({{"teacher", "eval"}}));
+  variants.push_back(tiny({{"teacher", "ema"}, {"per_modality", false}}));
+  variants.push_back(tiny({{"pred_loss_kind", "l1"}, {"scale_to_task", true}}));
+  variants.push_back(tiny({{"curriculum_epochs", 3}, {"teacher", "eval"}}));
   for (Task task : {Task::kRegression, Task::kIemocap}) {
     const InputSpec spec = spec_of(task, true);
     const Batch batch = batch_of(spec, 4, 5);
@@ -236,6 +249,133 @@ TEST(UmdfObjectiveTest, EveryAblationSwitchBuildsAndTrains) {
       EXPECT_TRUE(all_finite(model->forward(drop_one_modality_per_row(batch)).prediction));
     }
   }
+}
+
+// teacher = eval / ema: the targets come from a separate pass without gradients, so the complete
+// rows are trained by their task loss only; with identical views and no dropout the targets equal
+// the student's own outputs, so both consistency terms are 0.
+TEST(UmdfTeacherTest, SeparateTeachersGiveTargetsWithoutGradients) {
+  const InputSpec spec = spec_of(Task::kRegression, true);
+  const Batch batch = batch_of(spec, 6, 3);
+  for (const char* teacher : {"eval", "ema"}) {
+    SCOPED_TRACE(teacher);
+    auto model = make_umdf(tiny({{"teacher", teacher}, {"beta", 1.0}}, /*no_dropout=*/true), spec);
+    model->train();
+    ObjectiveContext same = identity_context(Task::kRegression);
+    Losses l = umdf_objective(*model, batch, same);
+    EXPECT_NEAR(part(l, "pred"), 0.0, 1e-10);
+    EXPECT_NEAR(part(l, "feat"), 0.0, 1e-10);
+    EXPECT_TRUE(model->is_training()) << "the teacher pass must restore training mode";
+    // With holes the terms are positive.
+    ObjectiveContext ctx = context(Task::kRegression);
+    Losses with = umdf_objective(*model, batch, ctx);
+    EXPECT_GT(part(with, "pred"), 0.0);
+    EXPECT_GT(part(with, "feat"), 0.0);
+  }
+}
+
+TEST(UmdfTeacherTest, EmaAveragesTheWeightsAndTheTeacherPassRestoresThem) {
+  const InputSpec spec = spec_of(Task::kRegression, true);
+  const Batch batch = batch_of(spec, 4, 8);
+  auto model = make_umdf(tiny({{"teacher", "ema"}, {"ema_decay", 0.5}}, true), spec);
+  std::set<std::string> buffers;
+  for (const auto& b : model->named_buffers()) buffers.insert(b.key());
+  EXPECT_TRUE(buffers.count("ema_0") && buffers.count("ema_updates"));
+  EXPECT_FALSE(make_umdf(tiny(), spec)->named_buffers().contains("ema_0"));
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const auto before = model->forward(batch).prediction.clone();
+  EXPECT_TRUE(torch::allclose(model->teacher_forward(batch).prediction, before));
+  // Move every weight by +1: the first update uses decay min(0.5, 1/10) = 0.1, the second
+  // min(0.5, 2/11) = 2/11, so the average is p0 + 0.9 and then p0 + 0.9 * 2/11 + 9/11.
+  std::vector<torch::Tensor> p0;
+  for (auto& p : model->parameters()) {
+    p0.push_back(p.detach().clone());
+    p.add_(1.0);
+  }
+  model->update_ema();
+  model->update_ema();
+  const double expect = 0.9 * 2.0 / 11.0 + 9.0 / 11.0;
+  const auto moved = model->forward(batch).prediction.clone();
+  int64_t i = 0;
+  for (const auto& b : model->named_buffers()) {
+    if (b.key() == "ema_updates") {
+      EXPECT_EQ(b.value().item<int64_t>(), 2);
+      continue;
+    }
+    if (b.key().rfind("ema_", 0) != 0) continue;
+    const auto idx = std::stoll(b.key().substr(4));
+    EXPECT_TRUE(torch::allclose(b.value(), p0[idx] + expect, 1e-5, 1e-6)) << b.key();
+    ++i;
+  }
+  EXPECT_EQ(i, static_cast<int64_t>(p0.size()));
+  const auto taught = model->teacher_forward(batch).prediction;
+  EXPECT_FALSE(torch::allclose(taught, moved));
+  EXPECT_TRUE(torch::allclose(model->forward(batch).prediction, moved))
+      << "the live weights must be back after the teacher pass";
+  EXPECT_THROW(make_umdf(tiny(), spec)->update_ema(), RunError);
+}
+
+TEST(UmdfScheduleTest, WarmupRampAndWeights) {
+  UmdfOptions o;
+  EXPECT_EQ(distill_schedule(o, 0), 1.0);
+  o.warmup_epochs = 2;
+  o.ramp_epochs = 3;
+  EXPECT_EQ(distill_schedule(o, 0), 0.0);
+  EXPECT_EQ(distill_schedule(o, 1), 0.0);
+  EXPECT_DOUBLE_EQ(distill_schedule(o, 2), 0.25);
+  EXPECT_DOUBLE_EQ(distill_schedule(o, 4), 0.75);
+  EXPECT_EQ(distill_schedule(o, 5), 1.0);
+  EXPECT_EQ(distill_schedule(o, 50), 1.0);
+
+  const InputSpec spec = spec_of(Task::kRegression, true);
+  const Batch batch = batch_of(spec, 6, 4);
+  auto run = [&](const nlohmann::json& extra, int64_t epoch) {
+    auto model = make_umdf(tiny(extra, true), spec, 5);
+    model->train();
+    ObjectiveContext ctx = context(Task::kRegression);
+    ctx.epoch = epoch;
+    return umdf_objective(*model, batch, ctx);
+  };
+  // In the warm-up the terms are off (logged as 0); afterwards they are weighted by the ramp.
+  Losses warm = run({{"warmup_epochs", 2}, {"ramp_epochs", 3}}, 1);
+  EXPECT_EQ(part_names(warm), (std::vector<std::string>{"task", "task_missing", "pred", "feat"}));
+  EXPECT_EQ(part(warm, "pred"), 0.0);
+  EXPECT_NEAR(warm.total.item<double>(), part(warm, "task") + part(warm, "task_missing"), 1e-6);
+  Losses ramp = run({{"warmup_epochs", 2}, {"ramp_epochs", 3}, {"alpha", 1.0}, {"beta", 1.0}}, 3);
+  EXPECT_NEAR(ramp.total.item<double>(),
+              part(ramp, "task") + part(ramp, "task_missing") +
+                  0.5 * (part(ramp, "pred") + part(ramp, "feat")),
+              1e-5);
+  // L1 prediction consistency; weights relative to the missing view's task loss.
+  Losses mse = run(nlohmann::json::object(), 0), l1 = run({{"pred_loss_kind", "l1"}}, 0);
+  EXPECT_NE(part(mse, "pred"), part(l1, "pred"));
+  Losses scaled = run({{"scale_to_task", true}, {"alpha", 0.5}, {"beta", 0.25}}, 0);
+  EXPECT_NEAR(scaled.total.item<double>(),
+              part(scaled, "task") + (1 + 0.5 + 0.25) * part(scaled, "task_missing"), 1e-5);
+  // Without the per-modality terms L_feat is the fused term alone (smaller here).
+  Losses fused_only = run({{"per_modality", false}}, 0);
+  EXPECT_LT(part(fused_only, "feat"), part(mse, "feat"));
+  EXPECT_NEAR(part(fused_only, "pred"), part(mse, "pred"), 1e-7);
+}
+
+// In epoch e < curriculum_epochs a missing-view row is the complete row with probability
+// 1 - (e+1)/(curriculum_epochs+1): with a very long curriculum every row of this batch is
+// complete in epoch 0 (consistency 0 without dropout); after it, the holes are back.
+TEST(UmdfScheduleTest, CurriculumEasesTheMissingView) {
+  const InputSpec spec = spec_of(Task::kRegression, true);
+  const Batch batch = batch_of(spec, 6, 4);
+  auto pred_at = [&](int64_t curriculum, int64_t epoch) {
+    auto model =
+        make_umdf(tiny({{"teacher", "eval"}, {"curriculum_epochs", curriculum}}, true), spec, 5);
+    model->train();
+    ObjectiveContext ctx = context(Task::kRegression);
+    ctx.epoch = epoch;
+    return part(umdf_objective(*model, batch, ctx), "pred");
+  };
+  EXPECT_NEAR(pred_at(100000, 0), 0.0, 1e-10);
+  EXPECT_GT(pred_at(0, 0), 0.0);
+  EXPECT_EQ(pred_at(3, 3), pred_at(0, 3));
 }
 
 TEST(UmdfModelTest, SwitchedOffPartsHaveNoParameters) {

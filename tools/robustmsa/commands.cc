@@ -111,7 +111,7 @@ Runner add_inspect(CLI::App& app) {
 
 Runner add_synth(CLI::App& app) {
   struct Flags {
-    std::string like = "mosi", layout = "mult", out;
+    std::string like = "mosi", layout = "mult", kind = "linear", out;
     int64_t seed = 1;
     int64_t n = 0;
     std::vector<std::string> sets;
@@ -122,6 +122,8 @@ Runner add_synth(CLI::App& app) {
   app.add_option("--like", f->like, "mosi, mosei or iemocap")->capture_default_str();
   app.add_option("--layout", f->layout, "mult, mmsa_aligned or mmsa_unaligned")
       ->capture_default_str();
+  app.add_option("--kind", f->kind, "generator family: linear or interaction")
+      ->capture_default_str();
   app.add_option("--seed", f->seed, "generator seed")->capture_default_str();
   app.add_option("--n", f->n, "scale all split sizes so that train has N samples (0 = real sizes)");
   app.add_option("--set", f->sets, "any generator option: key=value (see docs/synthetic.md)");
@@ -129,6 +131,7 @@ Runner add_synth(CLI::App& app) {
     SynthOptions o;
     set_option(o, "like", f->like, "synth");
     set_option(o, "layout", f->layout, "synth");
+    set_option(o, "kind", f->kind, "synth");
     set_option(o, "seed", std::to_string(f->seed), "synth");
     scale_synth_splits(o, f->n);  // keeps the real dataset's split proportions
     for (const auto& s : f->sets) {
