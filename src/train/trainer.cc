@@ -14,6 +14,7 @@
 #include <thread>
 #include <utility>
 
+#include "data/data_options.h"
 #include "train/checkpoint.h"
 #include "train/distributed.h"
 #include "train/evaluate.h"
@@ -196,9 +197,7 @@ PreparedData prepare_data(const DataSection& data) {
   if (data.path.empty())
     throw UsageError("no data file: pass --data FILE (or data.path in --config)");
   PreparedData out;
-  DataOptions opt;
-  opt.zscore = data.zscore;
-  out.info = load_dataset(data.path, opt);
+  out.info = load_dataset(data.path, data_options(data));  // realmosi: utterance-set options
   // Replaced NaN/inf and clamped values are reported, never silent (DESIGN §2.3).
   if (const std::string note = sanitize_summary(out.info); !note.empty())
     std::fprintf(stderr, "%s\n", note.c_str());
@@ -277,6 +276,8 @@ RunResult train_run(const ExperimentConfig& config, const std::string& variant, 
                               {{"path", data.info.path},
                                {"sha256", data.info.sha256},
                                {"layout", layout_name(data.info.layout)}}}};
+  // realmosi: the splits robustmsa made (utterance-level sets: validation videos, labels file).
+  if (!data.info.split_info.is_null()) run_info["data"]["split"] = data.info.split_info;
 
   // A finished run is read, not trained again, but only when it is the run asked for: results
   // from another configuration, data file or seed in this directory are an error, not a result.

@@ -9,6 +9,7 @@
 
 #include "cli_common.h"
 #include "config/experiment.h"
+#include "data/data_options.h"
 #include "data/inspect.h"
 #include "data/protocol.h"
 #include "nn/model.h"
@@ -216,15 +217,28 @@ Runner add_models(CLI::App& app) {
 }
 
 Runner add_inspect(CLI::App& app) {
-  auto file = std::make_shared<std::string>();
-  auto json = std::make_shared<bool>(false);
-  app.add_option("FILE", *file, "feature pickle")->required();
-  app.add_flag("--json", *json, "machine-readable output");
-  return [file, json] {
-    nlohmann::json info = inspect_file(*file);
+  struct Flags {
+    std::string file, labels;
+    std::vector<std::string> sets;
+    bool json = false;
+  };
+  auto f = std::make_shared<Flags>();
+  app.add_option("FILE", f->file,
+                 "feature pickle, bc-LSTM CSV directory or file, HFFN pickle, or .csd sequence")
+      ->required();
+  app.add_flag("--json", f->json, "machine-readable output");
+  // realmosi: utterance-level sets (docs/real-mosi.md).
+  app.add_option("--labels", f->labels,
+                 "utterance-level sets: the .csd label sequence to join (data.labels)");
+  app.add_option("--set", f->sets, "utterance-level sets: data.split, data.valid_videos, ...");
+  return [f] {
+    ExperimentConfig cfg;
+    for (const auto& s : f->sets) cfg.apply_set(s);
+    if (!f->labels.empty()) cfg.data.labels = f->labels;
+    nlohmann::json info = inspect_file(f->file, data_options(cfg.data));
     if (const auto& note = info["sanitized"].get_ref<const std::string&>(); !note.empty())
       std::fprintf(stderr, "%s\n", note.c_str());
-    std::cout << (*json ? info.dump(2) + "\n" : format_inspection(info));
+    std::cout << (f->json ? info.dump(2) + "\n" : format_inspection(info));
   };
 }
 
