@@ -480,6 +480,38 @@ TEST(UtteranceCli, InspectTrainAndErrors) {
       << r.err;
 }
 
+// Every registered model trains and is evaluated on the per-utterance form (length-1 sequences),
+// and every run records the same validation videos.
+TEST(UtteranceCli, EveryModelRunsOnThePerUtteranceForm) {
+  if (test_util::cli_binary().empty()) GTEST_SKIP() << "ROBUSTMSA_BIN not set";
+  TempDir dir;
+  const std::string d = dir / "bclstm";
+  write_lines(d, bclstm_lines());
+  const std::string csd = dir / "labels.csd";
+  test_util::write_label_csd(csd, label_segments());
+  const test_util::CliResult r = test_util::run_cli(
+      "compare --data " + shell_quote(d) + " --set data.labels=" + shell_quote(csd) +
+      " --set data.valid_videos=1 --set train.epochs=1 --set train.batch_size=4 --models all "
+      "--seeds 1111 --threads 1 --out " +
+      shell_quote(dir / "all"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const test_util::CliResult models = test_util::run_cli("models --json");
+  ASSERT_EQ(models.code, 0) << models.err;
+  const nlohmann::json listed = nlohmann::json::parse(models.out);
+  ASSERT_FALSE(listed.empty());
+  std::set<std::string> splits;
+  for (const auto& m : listed) {
+    const std::string name = m.at("name").get<std::string>();
+    SCOPED_TRACE(name);
+    const std::string run = dir / ("all/" + name + "/seed_1111");
+    ASSERT_TRUE(fs::exists(run + "/results.json"));
+    const nlohmann::json cfg = nlohmann::json::parse(test_util::slurp(run + "/config.json"));
+    EXPECT_EQ(cfg["data"]["layout"], "bclstm");
+    splits.insert(cfg["data"]["split"].dump());
+  }
+  EXPECT_EQ(splits.size(), 1u);  // the same validation videos (and labels file) for every model
+}
+
 #endif  // ROBUSTMSA_HAVE_HDF5
 
 // ---- the shared files ---------------------------------------------------------------------------
