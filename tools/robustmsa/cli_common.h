@@ -23,7 +23,10 @@ struct ConfigFlags {
   bool dump = false, finetune_text = false;
 
   void add(CLI::App& app) {
-    app.add_option("--data", data, "feature pickle (MulT/CMU or MMSA layout)");
+    // realmosi: the utterance-level sets too (docs/real-mosi.md).
+    app.add_option("--data", data,
+                   "feature file: MulT/CMU or MMSA pickle, bc-LSTM CSV directory, HFFN utterance "
+                   "pickle");
     app.add_option("--config", configs, "JSON config file(s); later files override earlier ones")
         ->check(CLI::ExistingFile);
     app.add_option("--set", sets, "override one option: section.key=value (e.g. train.lr=1e-3)");
