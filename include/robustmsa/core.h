@@ -4,9 +4,10 @@
 //
 // What is where (each header documents its functions; the ones a client calls are listed):
 //
-//   Data files (data/dataset.h, data/inspect.h)
-//     inspect_file(path) -> json, format_inspection(json)       layout, splits, shapes, NaN/inf
-//     load_dataset(path, DataOptions) -> Dataset                 MulT/CMU and MMSA pickles
+//   Data files (data/dataset.h, data/inspect.h, data/data_options.h)
+//     inspect_file(path[, DataOptions]) -> json, format_inspection(json)   layout, splits, NaN/inf
+//     load_dataset(path, DataOptions) -> Dataset      MulT/CMU, MMSA pickles; utterance-level sets
+//     data_options(config.data) -> DataOptions        the config's data section as reader options
 //   Protocols (data/protocol.h)
 //     suites(), suite_named("paper") -> Suite                    conditions, report layout
 //     parse_condition("frame:0.3"), make_masks(c, split, seed)   keep/present masks
@@ -31,6 +32,7 @@
 #pragma once
 
 #include "config/experiment.h"
+#include "data/data_options.h"
 #include "data/dataset.h"
 #include "data/inspect.h"
 #include "data/protocol.h"

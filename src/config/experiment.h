@@ -18,9 +18,16 @@ struct DataSection {
   bool zscore = false;
   std::string text_encoder;
   bool text_finetune = false;
+  // Utterance-level sets (bc-LSTM CSVs, the HFFN pickle; docs/real-mosi.md).
+  std::string labels;
+  std::string split = "file";
+  int64_t valid_videos = 10;
+  int64_t split_seed = 0;
   template <class V>
   void visit(V& v) {
-    v("path", path, "feature pickle (MulT/CMU or MMSA layout)");
+    v("path", path,
+      "feature file: MulT/CMU or MMSA pickle, a bc-LSTM CSV directory (or one of its files), or "
+      "the HFFN utterance pickle");
     v("zscore", zscore, "z-score audio and vision with train-split statistics over valid frames");
     v("text_encoder", text_encoder,
       "Hugging Face BERT-family model folder: its frozen token features of the file's text_bert "
@@ -28,10 +35,26 @@ struct DataSection {
     v("text_finetune", text_finetune,
       "train data.text_encoder with the model (its weights go into the checkpoint, learning rate "
       "train.text_lr) instead of encoding the text once with frozen weights");
+    // Utterance-level sets only (docs/real-mosi.md).
+    v("labels", labels,
+      "utterance-level sets: CMU SDK label sequence (.csd) whose continuous scores are joined to "
+      "the utterances by id (CMU_MOSI_Opinion_Labels.csd)");
+    v("split", split,
+      "utterance-level sets: file (the released train/test; validation videos carved from "
+      "train) or cmu_std (the CMU SDK's standard folds)");
+    v("valid_videos", valid_videos,
+      "utterance-level sets, split file: training videos moved to the validation split");
+    v("split_seed", split_seed,
+      "utterance-level sets, split file: seed of the choice of the validation videos (the same "
+      "for every model and run seed)");
   }
   // data.text_finetune without data.text_encoder is refused by prepare_data (keys may be set in
   // any order).
-  void validate() const {}
+  void validate() const {
+    require(split == "file" || split == "cmu_std", "data.split", split, "file or cmu_std");
+    require(valid_videos >= 1, "data.valid_videos", valid_videos, "an integer >= 1");
+    require(split_seed >= 0, "data.split_seed", split_seed, "an integer >= 0");
+  }
 };
 
 struct TrainSection {

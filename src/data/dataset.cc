@@ -8,6 +8,8 @@
 #include <cstring>
 #include <limits>
 
+#include "data/utterance.h"
+#include "io/csd.h"
 #include "io/pickle.h"
 #include "util/error.h"
 #include "util/sha256.h"
@@ -30,7 +32,19 @@ const char* task_name(Task t) {
   return "?";
 }
 
-const char* layout_name(Layout l) { return l == Layout::kMulT ? "mult" : "mmsa"; }
+const char* layout_name(Layout l) {
+  switch (l) {
+    case Layout::kMulT:
+      return "mult";
+    case Layout::kMMSA:
+      return "mmsa";
+    case Layout::kBcLstm:
+      return "bclstm";
+    case Layout::kHffn:
+      return "hffn";
+  }
+  return "?";
+}
 
 namespace {
 
@@ -386,9 +400,33 @@ std::string sanitize_summary(const Dataset& ds) {
 }
 
 Dataset load_dataset(const std::string& path, const DataOptions& options) {
+  // Utterance-level sets (data/utterance.h): a bc-LSTM CSV directory or file, the HFFN pickle.
+  if (is_bclstm_source(path)) {
+    Dataset ds = dataset_from_utterances(read_bclstm(path), options);
+    if (options.zscore) zscore(ds);
+    return ds;
+  }
+  if (is_hdf5_file(path))
+    throw DataError(str("file '", path,
+                        "': an HDF5 file (a CMU SDK computational sequence, .csd) holds labels "
+                        "or features of one modality, not a dataset; name the feature files "
+                        "with --data and a label sequence with data.labels (docs/real-mosi.md)"));
   pickle::ValuePtr root = pickle::load_file(path);
+  const std::string sha = sha256_file(path);
+  if (is_hffn_pickle(*root)) {
+    UtteranceSet set = hffn_from_pickle(*root, path, sha);
+    root.reset();
+    Dataset ds = dataset_from_utterances(std::move(set), options);
+    if (options.zscore) zscore(ds);
+    return ds;
+  }
+  if (!options.labels.empty() || options.split != "file")
+    throw ConfigError(
+        str("data.labels and data.split apply to utterance-level sets (bc-LSTM "
+            "CSVs, the HFFN pickle); '",
+            path, "' carries its own labels and splits"));
   Dataset ds = dataset_from_pickle(*root, path, options);
-  ds.sha256 = sha256_file(path);
+  ds.sha256 = sha;
   return ds;
 }
 

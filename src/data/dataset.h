@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -33,8 +34,9 @@ enum class Task {
 };
 const char* task_name(Task t);  // "regression", "sims", "iemocap"
 
-enum class Layout { kMulT, kMMSA };
-const char* layout_name(Layout l);  // "mult", "mmsa"
+// kBcLstm, kHffn: utterance-level CMU-MOSI sets (data/utterance.h).
+enum class Layout { kMulT, kMMSA, kBcLstm, kHffn };
+const char* layout_name(Layout l);  // "mult", "mmsa", "bclstm", "hffn"
 
 // One modality of one split.
 struct ModalityData {
@@ -70,6 +72,10 @@ struct Dataset {
   Task task = Task::kRegression;
   bool aligned = true;  // all modalities share T and (for MulT) word alignment
   std::array<Split, 3> splits;
+  // How the splits were made when robustmsa made them (utterance-level sets: the split rule, its
+  // seed, the validation videos, the labels file); null for files that carry their own splits.
+  // Recorded in every run's config.json.
+  nlohmann::json split_info;
   const Split& split(SplitId s) const { return splits[static_cast<int>(s)]; }
   Split& split(SplitId s) { return splits[static_cast<int>(s)]; }
   int64_t label_dim() const { return task == Task::kIemocap ? 4 : 1; }
@@ -78,10 +84,17 @@ struct Dataset {
 struct DataOptions {
   // z-score audio and vision with mean/std of the train split over valid frames (DESIGN §2.3).
   bool zscore = false;
+  // Utterance-level sets only (data/utterance.h, docs/real-mosi.md):
+  std::string labels;          // CMU SDK label sequence (.csd) with the continuous scores
+  std::string split = "file";  // "file": the released split; "cmu_std": the SDK's standard folds
+  int64_t valid_videos = 10;   // split "file": training videos moved to the validation split
+  int64_t split_seed = 0;      // split "file": seed of the choice of those videos
 };
 
-// Reads a MulT/CMU or MMSA pickle. Throws DataError naming the file, split and key for anything
-// inconsistent ("split \"valid\" key \"audio\": expected 3 dimensions (N, T, D), found (229, 50)").
+// Reads a MulT/CMU or MMSA pickle, or an utterance-level set (a bc-LSTM CSV directory or one of
+// its files, the HFFN pickle; data/utterance.h), detected from the content. Throws DataError naming
+// the file, split and key for anything inconsistent ("split \"valid\" key \"audio\": expected 3
+// dimensions (N, T, D), found (229, 50)").
 Dataset load_dataset(const std::string& path, const DataOptions& options);
 
 // One line for stderr that reports the feature values sanitised while loading (DESIGN §2.3),

@@ -5,6 +5,8 @@
 #include <sstream>
 
 #include "data/dataset.h"
+#include "data/utterance.h"
+#include "io/csd.h"
 #include "io/pickle.h"
 #include "util/error.h"
 #include "util/sha256.h"
@@ -62,11 +64,87 @@ nlohmann::json label_stats(const Split& s, Task task) {
           {"negative", static_cast<int64_t>(n) - zero - pos}};
 }
 
+// A computational sequence on its own: root, metadata, entries, rows, dims and value ranges.
+nlohmann::json inspect_csd(const std::string& path) {
+  const ComputationalSequence cs = read_csd(path);
+  nlohmann::json info = {{"kind", "csd"},
+                         {"file", path},
+                         {"sha256", sha256_file(path)},
+                         {"root", cs.root},
+                         {"metadata", cs.metadata},
+                         {"entries", cs.entries.size()},
+                         {"rows", cs.rows()},
+                         {"dim", cs.dim},
+                         {"features", cs.strings ? "strings" : "numbers"},
+                         {"nan", cs.nan_count},
+                         {"posinf", cs.posinf_count},
+                         {"neginf", cs.neginf_count},
+                         {"clamped", cs.clamped_count}};
+  int64_t lo_rows = -1, hi_rows = 0;
+  double lo = 0, hi = 0, sum = 0, t_end = 0;
+  int64_t values = 0;
+  for (const CsdEntry& e : cs.entries) {
+    lo_rows = lo_rows < 0 ? e.n : std::min(lo_rows, e.n);
+    hi_rows = std::max(hi_rows, e.n);
+    for (float v : e.features) {
+      lo = values ? std::min<double>(lo, v) : v;
+      hi = values ? std::max<double>(hi, v) : v;
+      sum += v;
+      ++values;
+    }
+    for (int64_t r = 0; r < e.n; ++r) t_end = std::max(t_end, e.intervals[2 * r + 1]);
+  }
+  info["rows_per_entry"] = {{"min", std::max<int64_t>(lo_rows, 0)}, {"max", hi_rows}};
+  info["latest_interval_end"] = t_end;
+  if (values) info["values"] = {{"min", lo}, {"max", hi}, {"mean", sum / values}};
+  const int64_t bad = cs.nan_count + cs.posinf_count + cs.neginf_count + cs.clamped_count;
+  info["sanitized"] = bad == 0 ? std::string()
+                               : str("file '", path, "': sanitised ", bad,
+                                     " feature values (NaN/+inf/-inf -> 0, beyond float32 -> "
+                                     "clamped)");
+  return info;
+}
+
+std::string format_csd(const nlohmann::json& info) {
+  std::ostringstream out;
+  out << "file     " << info["file"].get<std::string>() << "\n"
+      << "sha256   " << info["sha256"].get<std::string>() << "\n"
+      << "layout   CMU Multimodal SDK computational sequence (HDF5), root '"
+      << info["root"].get<std::string>() << "'\n"
+      << "entries  " << info["entries"] << " (rows per entry " << info["rows_per_entry"]["min"]
+      << " ... " << info["rows_per_entry"]["max"] << "), " << info["rows"] << " rows of "
+      << info["dim"] << " " << info["features"].get<std::string>() << "\n";
+  if (info.contains("values")) out << "values   " << info["values"].dump() << "\n";
+  out << "intervals end by " << info["latest_interval_end"] << " s\n"
+      << "NaN " << info["nan"] << "  +inf " << info["posinf"] << "  -inf " << info["neginf"]
+      << "  clamped " << info["clamped"] << " (replaced by 0 / clamped)\n\nmetadata:\n";
+  for (auto it = info["metadata"].begin(); it != info["metadata"].end(); ++it) {
+    std::string v = it.value().get<std::string>();
+    if (v.size() > 160) v = v.substr(0, 157) + "...";
+    out << "  " << it.key() << ": " << v << "\n";
+  }
+  return out.str();
+}
+
 }  // namespace
 
-nlohmann::json inspect_file(const std::string& path) {
+nlohmann::json inspect_file(const std::string& path) { return inspect_file(path, DataOptions{}); }
+
+nlohmann::json inspect_file(const std::string& path, const DataOptions& options) {
+  if (is_bclstm_source(path)) return inspect_utterances(read_bclstm(path), options);
+  if (is_hdf5_file(path)) return inspect_csd(path);
   nlohmann::json info;
   pickle::ValuePtr root = pickle::load_file(path);
+  if (is_hffn_pickle(*root)) {
+    UtteranceSet set = hffn_from_pickle(*root, path, sha256_file(path));
+    root.reset();
+    return inspect_utterances(std::move(set), options);
+  }
+  if (!options.labels.empty() || options.split != "file")
+    throw ConfigError(
+        str("--labels and data.split apply to utterance-level sets (bc-LSTM CSVs, "
+            "the HFFN pickle); '",
+            path, "' carries its own labels and splits"));
   {
     nlohmann::json keys = nlohmann::json::object();
     if (root->is_dict()) {
@@ -114,6 +192,8 @@ nlohmann::json inspect_file(const std::string& path) {
 }
 
 std::string format_inspection(const nlohmann::json& info) {
+  if (info.value("kind", "") == "utterance") return format_utterance_inspection(info);
+  if (info.value("kind", "") == "csd") return format_csd(info);
   std::ostringstream out;
   out << "file     " << info["file"].get<std::string>() << "\n"
       << "sha256   " << info["sha256"].get<std::string>() << "\n"

@@ -9,6 +9,7 @@
 #include <thread>
 #include <utility>
 
+#include "data/data_options.h"
 #include "robustmsa/train.h"
 #include "run/config_layers.h"
 #include "run/run_dir.h"
@@ -50,9 +51,7 @@ PreparedData prepare_data(const DataSection& data) {
   if (data.path.empty())
     throw UsageError("no data file: pass --data FILE (or data.path in --config)");
   PreparedData out;
-  DataOptions opt;
-  opt.zscore = data.zscore;
-  out.info = load_dataset(data.path, opt);
+  out.info = load_dataset(data.path, data_options(data));  // realmosi: utterance-set options
   // Replaced NaN/inf and clamped values are reported, never silent (DESIGN §2.3).
   if (const std::string note = sanitize_summary(out.info); !note.empty())
     std::fprintf(stderr, "%s\n", note.c_str());
@@ -100,14 +99,17 @@ std::shared_ptr<Model> build_model(const ExperimentConfig& config, const InputSp
 
 nlohmann::json run_info_json(const ExperimentConfig& config, const std::string& variant,
                              int64_t seed, const PreparedData& data) {
-  return {{"variant", variant},
-          {"seed", seed},
-          {"config", resolved_config(config)},
-          {"input", spec_json(data.spec)},
-          {"data",
-           {{"path", data.info.path},
-            {"sha256", data.info.sha256},
-            {"layout", layout_name(data.info.layout)}}}};
+  nlohmann::json info = {{"variant", variant},
+                         {"seed", seed},
+                         {"config", resolved_config(config)},
+                         {"input", spec_json(data.spec)},
+                         {"data",
+                          {{"path", data.info.path},
+                           {"sha256", data.info.sha256},
+                           {"layout", layout_name(data.info.layout)}}}};
+  // The splits robustmsa made (utterance-level sets: labels file, validation videos).
+  if (!data.info.split_info.is_null()) info["data"]["split"] = data.info.split_info;
+  return info;
 }
 
 RunResult train_run(const ExperimentConfig& config, const std::string& variant, int64_t seed,

@@ -12,7 +12,9 @@
 namespace robustmsa::cli {
 
 void ConfigFlags::add(CLI::App& app) {
-  app.add_option("--data", layers.data, "feature pickle (MulT/CMU or MMSA layout)");
+  app.add_option("--data", layers.data,
+                 "feature file: MulT/CMU or MMSA pickle, bc-LSTM CSV directory, HFFN utterance "
+                 "pickle");
   app.add_option("--config", layers.configs,
                  "JSON config file(s); later files override earlier ones")
       ->check(CLI::ExistingFile);
@@ -97,15 +99,27 @@ Runner add_models(CLI::App& app) {
 }
 
 Runner add_inspect(CLI::App& app) {
-  auto file = std::make_shared<std::string>();
-  auto json = std::make_shared<bool>(false);
-  app.add_option("FILE", *file, "feature pickle")->required();
-  app.add_flag("--json", *json, "machine-readable output");
-  return [file, json] {
-    nlohmann::json info = inspect_file(*file);
+  struct Flags {
+    std::string file, labels;
+    std::vector<std::string> sets;
+    bool json = false;
+  };
+  auto f = std::make_shared<Flags>();
+  app.add_option("FILE", f->file,
+                 "feature pickle, bc-LSTM CSV directory or file, HFFN pickle, or .csd sequence")
+      ->required();
+  app.add_flag("--json", f->json, "machine-readable output");
+  app.add_option("--labels", f->labels,
+                 "utterance-level sets: the .csd label sequence to join (data.labels)");
+  app.add_option("--set", f->sets, "utterance-level sets: data.split, data.valid_videos, ...");
+  return [f] {
+    ExperimentConfig cfg;
+    for (const auto& s : f->sets) cfg.apply_set(s);
+    if (!f->labels.empty()) cfg.data.labels = f->labels;
+    nlohmann::json info = inspect_file(f->file, data_options(cfg.data));
     if (const auto& note = info["sanitized"].get_ref<const std::string&>(); !note.empty())
       std::fprintf(stderr, "%s\n", note.c_str());
-    std::cout << (*json ? info.dump(2) + "\n" : format_inspection(info));
+    std::cout << (f->json ? info.dump(2) + "\n" : format_inspection(info));
   };
 }
 
