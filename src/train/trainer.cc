@@ -155,10 +155,21 @@ nlohmann::json read_run_info(const std::string& run_dir) {
   }
 }
 
+// A run's description without config.train.seeds: the seed list belongs to the invocation
+// (compare --seeds 10, a sweep's one-seed cells), the run's own seed is "seed".
+nlohmann::json without_seed_list(nlohmann::json run) {
+  if (run.contains("config") && run["config"].contains("train"))
+    run["config"]["train"].erase("seeds");
+  return run;
+}
+
 // Throws ConfigError when `saved` (a run's stored description: variant, seed, resolved config,
-// input, data) differs from `now`, naming the first differing key and both values.
-void require_same_run(const nlohmann::json& saved, const nlohmann::json& now,
+// input, data) differs from `now`, naming the first differing key and both values. The seed list
+// is not compared: a run finished by `compare --seeds 10` is the same run when a one-seed compare
+// or a sweep cell asks for it.
+void require_same_run(const nlohmann::json& saved_run, const nlohmann::json& now_run,
                       const std::string& what) {
+  const nlohmann::json saved = without_seed_list(saved_run), now = without_seed_list(now_run);
   std::string diff = first_difference(saved, now);
   if (diff.empty()) return;
   std::string pointer = "/" + diff;  // "config.model" -> "/config/model"

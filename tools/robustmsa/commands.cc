@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <set>
 
 #include "cli_common.h"
 #include "config/experiment.h"
@@ -453,11 +454,14 @@ Runner add_compare(CLI::App& app) {
 
 Runner add_report(CLI::App& app) {
   struct Flags {
-    std::string dir, out, oracle, discussion;
+    std::string dir, out, oracle, discussion, reference;
     ReportedFlags reported;
   };
   auto f = std::make_shared<Flags>();
   app.add_option("DIR", f->dir, "directory holding run directories (results*.json)")->required();
+  app.add_option("--reference", f->reference,
+                 "the variant listed first, against which every other is paired (default: the "
+                 "first in path order)");
   app.add_option("--out", f->out, "where to write the report (default DIR/report)");
   app.add_option("--oracle", f->oracle, "oracle JSON (default: <data>.oracle.json when it exists)");
   app.add_option("--discussion", f->discussion,
@@ -473,11 +477,28 @@ Runner add_report(CLI::App& app) {
                              "<sweep>/<dataset>/paper --reported <dataset>` for each real "
                              "dataset instead"));
       }
+      if (!f->reference.empty()) {
+        throw UsageError(str("--reference with the sweep directory '", f->dir,
+                             "': report one of its <dataset>/<suite> directories instead"));
+      }
       report_sweep(f->dir, f->oracle);
       return;
     }
     std::vector<RunResult> all = collect_results(f->dir);
     if (all.empty()) throw DataError(str("report: no results*.json under '", f->dir, "'"));
+    if (!f->reference.empty()) {
+      auto first = std::stable_partition(
+          all.begin(), all.end(), [&](const RunResult& r) { return r.variant == f->reference; });
+      if (first == all.begin()) {
+        std::set<std::string> found;
+        for (const auto& r : all) found.insert(r.variant);
+        std::string names;
+        for (const auto& v : found) names += (names.empty() ? "" : ", ") + v;
+        throw UsageError(str("report --reference '", f->reference,
+                             "': no run of that variant under '", f->dir, "' (found: ", names,
+                             ")"));
+      }
+    }
     // One report per suite.
     std::map<std::string, std::vector<RunResult>> by_suite;
     for (auto& r : all) by_suite[r.suite].push_back(r);
