@@ -35,7 +35,9 @@ def read(path):
                 continue
             values[(row["variant"], row["condition"], row["metric"])][int(row["seed"])] = float(
                 row["value"])
-    return values, order
+    # The reference (the report's first variant) first, then its two ablations, then the rest.
+    head = [order[0]] + [v for v in ("umdf:distill=false", "teacher_student") if v in order[1:]]
+    return values, head + [v for v in order if v not in head]
 
 
 def fmt(metric, xs):
@@ -48,25 +50,28 @@ def fmt(metric, xs):
 
 
 def seeds_of(values, variant):
-    return sorted(values[(variant, "complete", "MAE")])
+    return sorted({s for (v, _, m), by_seed in values.items() if v == variant and m == "MAE"
+                   for s in by_seed})
+
+
+def grid(values, order, columns, cell, title):
+    """One row per model: its seed count, then cell(model, column) for every column."""
+    print(f"\n{title}\n")
+    print("| model | seeds | " + " | ".join(columns) + " |")
+    print("|---|---:|" + "---:|" * len(columns))
+    for v in order:
+        print(f"| {v} | {len(seeds_of(values, v))} | " + " | ".join(cell(v, c) for c in columns)
+              + " |")
 
 
 def table(values, order, condition, metrics, title):
-    print(f"\n{title}\n")
-    print("| model | seeds | " + " | ".join(metrics) + " |")
-    print("|---|---:|" + "---:|" * len(metrics))
-    for v in order:
-        cells = [fmt(m, list(values[(v, condition, m)].values())) for m in metrics]
-        print(f"| {v} | {len(seeds_of(values, v))} | " + " | ".join(cells) + " |")
+    grid(values, order, metrics, lambda v, m: fmt(m, list(values[(v, condition, m)].values())),
+         title)
 
 
 def conditions_table(values, order, conditions, metric, title):
-    print(f"\n{title}\n")
-    print("| model | seeds | " + " | ".join(conditions) + " |")
-    print("|---|---:|" + "---:|" * len(conditions))
-    for v in order:
-        cells = [fmt(metric, list(values[(v, c, metric)].values())) for c in conditions]
-        print(f"| {v} | {len(seeds_of(values, v))} | " + " | ".join(cells) + " |")
+    grid(values, order, conditions,
+         lambda v, c: fmt(metric, list(values[(v, c, metric)].values())), title)
 
 
 def paired(values, order, conditions, metrics):
