@@ -34,10 +34,11 @@ export OMP_WAIT_POLICY=passive
 deadline=0
 if [[ -n ${DEADLINE:-} ]]; then deadline=$(date -d "$DEADLINE" +%s); fi
 
-# Minutes one cell (train + paper suite + gcnet suite) takes with one thread on this project's
-# two shared cores, measured on the bc-LSTM files (docs/real-mosi.md, "Time"); DEADLINE uses them.
+# Minutes one cell (train + paper suite + gcnet suite) may take with one thread on this project's
+# two shared cores: upper bounds of the cells of docs/real-mosi.md ("Time"; TFN took 19 min beside
+# other jobs at load 7, 4-7 min at load 2-4); DEADLINE uses them.
 declare -A minutes=([umdf]=2 [umdf:distill=false]=2 [teacher_student]=1 [lf_dnn]=1 [self_mm]=1
-                    [mctn]=1 [mmin]=1 [mult]=4 [misa]=6 [tfr_net]=10 [tfn]=20)
+                    [mctn]=1 [mmin]=2 [mult]=4 [misa]=6 [tfr_net]=10 [tfn]=20)
 estimates=""
 for m in "${!minutes[@]}"; do estimates+="$m ${minutes[$m]};"; done
 cheap=(umdf umdf:distill=false teacher_student lf_dnn self_mm mctn mmin mult)
