@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "data/protocol.h"
@@ -100,10 +101,23 @@ Report report_results(const std::vector<RunResult>& results, const ReportRequest
 std::vector<WrittenReport> report_directory(const std::string& dir, const std::string& out,
                                             const std::string& oracle_path,
                                             const std::string& discussion_path,
-                                            const ReportedRequest& reported) {
+                                            const ReportedRequest& reported,
+                                            const std::string& reference) {
   reported.validate();
   std::vector<RunResult> all = collect_results(dir);
   if (all.empty()) throw DataError(str("report: no results*.json under '", dir, "'"));
+  if (!reference.empty()) {  // the reference variant first: every other is paired against it
+    auto first = std::stable_partition(all.begin(), all.end(),
+                                       [&](const RunResult& r) { return r.variant == reference; });
+    if (first == all.begin()) {
+      std::set<std::string> found;
+      for (const auto& r : all) found.insert(r.variant);
+      std::string names;
+      for (const auto& v : found) names += (names.empty() ? "" : ", ") + v;
+      throw UsageError(str("report --reference '", reference, "': no run of that variant under '",
+                           dir, "' (found: ", names, ")"));
+    }
+  }
   std::map<std::string, std::vector<RunResult>> by_suite;
   for (auto& r : all) by_suite[r.suite].push_back(r);
   // The reported tables follow the paper suite's fixed table: with --reported, only that suite's

@@ -59,7 +59,8 @@ Report report_results(const std::vector<RunResult>& results, const ReportRequest
 // `robustmsa report DIR`: one report per suite of the results*.json under `dir` (into `out`, or
 // DIR/report; "_<suite>" appended when there are several). With `reported`, only the paper
 // suite's report gets the reported section, and a directory without paper-suite results is a
-// UsageError.
+// UsageError. A `reference` variant is listed first, so every other is paired against it
+// (UsageError naming the variants found when no run has it).
 struct WrittenReport {
   std::string out_dir;
   std::string note;  // for stderr, e.g. why this report has no reported section ("" = none)
@@ -68,7 +69,8 @@ struct WrittenReport {
 std::vector<WrittenReport> report_directory(const std::string& dir, const std::string& out,
                                             const std::string& oracle_path,
                                             const std::string& discussion_path,
-                                            const ReportedRequest& reported);
+                                            const ReportedRequest& reported,
+                                            const std::string& reference = "");
 
 // The report of a sweep directory (sweep.json): one report per dataset and suite over the cells
 // that finished, in plan order, and the cells still missing. `reported` must be off (UsageError:

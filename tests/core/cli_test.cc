@@ -253,17 +253,21 @@ TEST_F(Cli, EvalPredictAndCompare) {
   EXPECT_NE(md.find("oracle"), std::string::npos);
   EXPECT_TRUE(fs::exists(fs::path(out) / "umdf" / "seed_1112" / "results.json"));
   // Rerunning skips finished cells.
-  r = run("compare --data " + data_ +
-          " --models umdf --seeds 2 --threads 1 --set model.width=8"
-          " --set model.heads=2 --set train.batch_size=32 --set train.epochs=2 --out " +
-          out);
+  auto umdf_again = [&](const std::string& seeds, int epochs) {
+    return run("compare --data " + data_ + " --models umdf --seeds " + seeds +
+               " --threads 1 --set model.width=8 --set model.heads=2 --set train.batch_size=32"
+               " --set train.epochs=" +
+               std::to_string(epochs) + " --out " + out);
+  };
+  r = umdf_again("2", 2);
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("already finished"), std::string::npos) << r.output;
+  // ... also when asked for by a one-seed list: the seed list is not part of a run.
+  r = umdf_again("1112,", 2);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("umdf seed 1112: already finished"), std::string::npos) << r.output;
   // ... but a finished run of another configuration is an error, not a result to reuse.
-  r = run("compare --data " + data_ +
-          " --models umdf --seeds 2 --threads 1 --set model.width=8"
-          " --set model.heads=2 --set train.batch_size=32 --set train.epochs=3 --out " +
-          out);
+  r = umdf_again("2", 3);
   EXPECT_NE(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("finished run '" + out +
                           "/umdf/seed_1111' was made with a different "
@@ -295,6 +299,22 @@ TEST_F(Cli, EvalPredictAndCompare) {
   EXPECT_TRUE(j["predictions"][1]["prediction"].is_number());
   r = run("report " + out);
   ASSERT_EQ(r.code, 0) << r.output;
+  // Two suites under `out` (paper, mmsa): one report each.
+  md = slurp(fs::path(out) / "report_paper" / "report.md");
+  EXPECT_NE(md.find("Paired differences against `umdf`"), std::string::npos) << md;
+  // --reference puts another variant first: the pairs are then against it.
+  r = run("report " + out + " --reference umdf:distill=false,fine=false --out " + out + "/ref");
+  ASSERT_EQ(r.code, 0) << r.output;
+  md = slurp(fs::path(out) / "ref_paper" / "report.md");
+  EXPECT_NE(md.find("Paired differences against `umdf:distill=false,fine=false`"),
+            std::string::npos)
+      << md;
+  r = run("report " + out + " --reference mult");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("report --reference 'mult': no run of that variant under '" + out +
+                          "' (found: umdf, umdf:distill=false,fine=false)"),
+            std::string::npos)
+      << r.output;
 }
 
 }  // namespace

@@ -292,11 +292,14 @@ Runner add_compare(CLI::App& app) {
 
 Runner add_report(CLI::App& app) {
   struct Flags {
-    std::string dir, out, oracle, discussion;
+    std::string dir, out, oracle, discussion, reference;
     ReportedFlags reported;
   };
   auto f = std::make_shared<Flags>();
   app.add_option("DIR", f->dir, "directory holding run directories (results*.json)")->required();
+  app.add_option("--reference", f->reference,
+                 "the variant listed first, against which every other is paired (default: the "
+                 "first in path order)");
   app.add_option("--out", f->out, "where to write the report (default DIR/report)");
   app.add_option("--oracle", f->oracle, "oracle JSON (default: <data>.oracle.json when it exists)");
   app.add_option("--discussion", f->discussion,
@@ -306,9 +309,14 @@ Runner add_report(CLI::App& app) {
     const ReportedRequest& reported = f->reported.request;
     reported.validate();
     // A sweep directory: one report per dataset and suite, and the cells still missing.
-    if (is_sweep_dir(f->dir)) return print_sweep_report(report_sweep(f->dir, f->oracle, reported));
+    if (is_sweep_dir(f->dir)) {
+      if (!f->reference.empty())
+        throw UsageError(str("--reference with the sweep directory '", f->dir,
+                             "': report one of its <dataset>/<suite> directories instead"));
+      return print_sweep_report(report_sweep(f->dir, f->oracle, reported));
+    }
     for (const WrittenReport& w :
-         report_directory(f->dir, f->out, f->oracle, f->discussion, reported)) {
+         report_directory(f->dir, f->out, f->oracle, f->discussion, reported, f->reference)) {
       if (!w.note.empty()) std::fprintf(stderr, "%s\n", w.note.c_str());
       print_report(w.report, w.out_dir);
     }
