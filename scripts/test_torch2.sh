@@ -5,9 +5,10 @@
 #           CUDA build: it compiles and links with the CUDA toolkit; everything runs on the CPU)
 #           and runs the C++ suite there;
 #   python  `pip install .` into the torch 2.x venv and into a venv on Debian's python3-torch 1.13
-#           (--system-site-packages), then the pytest suite in each.
+#           (--system-site-packages), then the pytest suite in each;
+#   debian  the Debian half of `python` only: no torch 2.x download (what CI runs by default).
 #
-# Usage: scripts/test_torch2.sh [all|cpp|python]        (default all; CI runs all)
+# Usage: scripts/test_torch2.sh [all|cpp|python|debian]        (default all)
 # Environment (the venvs live outside the checkout and are reused when present):
 #   ROBUSTMSA_TORCH2_VENV   default ~/.cache/robustmsa/venv-torch2
 #   ROBUSTMSA_TORCH_SPEC    default torch==2.15.0 (the full wheel set: about 3.0 GB to download)
@@ -16,7 +17,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
-case "$what" in all | cpp | python) ;; *) echo "usage: $0 [all|cpp|python]" >&2; exit 2 ;; esac
+case "$what" in
+  all | cpp | python | debian) ;;
+  *) echo "usage: $0 [all|cpp|python|debian]" >&2; exit 2 ;;
+esac
 root=$PWD
 venv=${ROBUSTMSA_TORCH2_VENV:-$HOME/.cache/robustmsa/venv-torch2}
 spec=${ROBUSTMSA_TORCH_SPEC:-torch==2.15.0}
@@ -29,15 +33,16 @@ export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file
 
 step() { echo "== test_torch2: $* (at ${SECONDS} s)"; }
 
-if ! "$venv/bin/python" -c 'import torch' 2>/dev/null; then
+if [[ $what != debian ]] && ! "$venv/bin/python" -c 'import torch' 2>/dev/null; then
   step "creating $venv with $spec"
   rm -rf "$venv"
   mkdir -p "$(dirname "$venv")"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet "$spec"
 fi
-torch_version=$("$venv/bin/python" -c 'import torch; print(torch.__version__)' 2>/dev/null)
-prefix=$("$venv/bin/python" -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null)
+torch_version=$("$venv/bin/python" -c 'import torch; print(torch.__version__)' 2>/dev/null || true)
+prefix=$("$venv/bin/python" -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null ||
+  true)
 
 if [[ $what == all || $what == cpp ]]; then
   step "configure build-torch2 against torch $torch_version"
@@ -59,7 +64,9 @@ if [[ $what == all || $what == python ]]; then
   "$venv/bin/pip" install --quiet pytest scikit-learn tensorboard
   step "pytest (torch $torch_version)"
   (cd "$root" && ROBUSTMSA_BIN=$cli "$venv/bin/python" -m pytest -q tests/python)
+fi
 
+if [[ $what != cpp ]]; then
   if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
     if ! "$debian_venv/bin/python" -c 'import torch' 2>/dev/null; then
       rm -rf "$debian_venv"
