@@ -31,6 +31,32 @@ nlohmann::json describe(const pickle::Value& v) {
   return {{"type", v.kind_name()}};
 }
 
+}  // namespace
+
+nlohmann::json score_summary(const std::vector<double>& y) {
+  if (y.empty()) return nullptr;
+  double sum = 0, sq = 0, lo = y[0], hi = y[0];
+  int64_t zero = 0, pos = 0;
+  for (double v : y) {
+    sum += v;
+    sq += v * v;
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+    zero += v == 0;
+    pos += v > 0;
+  }
+  const double n = static_cast<double>(y.size()), mean = sum / n;
+  return {{"mean", mean},
+          {"std", std::sqrt(std::max(0.0, sq / n - mean * mean))},
+          {"min", lo},
+          {"max", hi},
+          {"zero", zero},
+          {"positive", pos},
+          {"negative", static_cast<int64_t>(n) - zero - pos}};
+}
+
+namespace {
+
 nlohmann::json label_stats(const Split& s, Task task) {
   nlohmann::json j;
   if (s.labels.empty()) return j;
@@ -43,25 +69,7 @@ nlohmann::json label_stats(const Split& s, Task task) {
     }
     return j;
   }
-  double sum = 0, sq = 0, lo = s.labels[0], hi = s.labels[0];
-  int64_t zero = 0, pos = 0;
-  for (float y : s.labels) {
-    sum += y;
-    sq += static_cast<double>(y) * y;
-    lo = std::min<double>(lo, y);
-    hi = std::max<double>(hi, y);
-    zero += y == 0.0f;
-    pos += y > 0.0f;
-  }
-  double n = static_cast<double>(s.labels.size());
-  double mean = sum / n;
-  return {{"mean", mean},
-          {"std", std::sqrt(std::max(0.0, sq / n - mean * mean))},
-          {"min", lo},
-          {"max", hi},
-          {"zero", zero},
-          {"positive", pos},
-          {"negative", static_cast<int64_t>(n) - zero - pos}};
+  return score_summary(std::vector<double>(s.labels.begin(), s.labels.end()));
 }
 
 // A computational sequence on its own: root, metadata, entries, rows, dims and value ranges.

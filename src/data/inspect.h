@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace robustmsa {
 
@@ -14,5 +15,8 @@ nlohmann::json inspect_file(const std::string& path);
 struct DataOptions;
 nlohmann::json inspect_file(const std::string& path, const DataOptions& options);
 std::string format_inspection(const nlohmann::json& info);  // human-readable text
+// A regression label or score column: mean, std, min, max and the zero/positive/negative counts
+// (null when empty); inspect's "labels" of a split and the utterance sets' "scores".
+nlohmann::json score_summary(const std::vector<double>& y);
 
 }  // namespace robustmsa

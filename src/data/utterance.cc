@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "data/inspect.h"
 #include "data/protocol.h"
 #include "io/csd.h"
 #include "io/csv.h"
@@ -667,32 +668,6 @@ Dataset dataset_from_utterances(UtteranceSet set, const DataOptions& o) {
 
 // ---- inspect -----------------------------------------------------------------------------------
 
-namespace {
-
-nlohmann::json score_stats(const std::vector<double>& y) {
-  if (y.empty()) return nullptr;
-  double sum = 0, sq = 0, lo = y[0], hi = y[0];
-  int64_t zero = 0, pos = 0;
-  for (double v : y) {
-    sum += v;
-    sq += v * v;
-    lo = std::min(lo, v);
-    hi = std::max(hi, v);
-    zero += v == 0;
-    pos += v > 0;
-  }
-  const double n = static_cast<double>(y.size()), mean = sum / n;
-  return {{"mean", mean},
-          {"std", std::sqrt(std::max(0.0, sq / n - mean * mean))},
-          {"min", lo},
-          {"max", hi},
-          {"zero", zero},
-          {"positive", pos},
-          {"negative", static_cast<int64_t>(n) - zero - pos}};
-}
-
-}  // namespace
-
 nlohmann::json inspect_utterances(UtteranceSet set, const DataOptions& o) {
   nlohmann::json info;
   info["kind"] = "utterance";
@@ -742,7 +717,7 @@ nlohmann::json inspect_utterances(UtteranceSet set, const DataOptions& o) {
                          {"videos", videos.size()},
                          {"max_utterances_per_video", max_per_video},
                          {"binary", {{"positive", pos}, {"negative", n - pos}}}};
-    if (!scores.empty()) js["scores"] = score_stats(scores);
+    if (!scores.empty()) js["scores"] = score_summary(scores);
     for (int m = 0; m < kNumModalities; ++m)
       js["modalities"][kModalityNames[m]] = {{"shape", {n, set.dim[m]}},
                                              {"nan", bad[m][0]},

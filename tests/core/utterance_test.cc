@@ -108,6 +108,17 @@ std::map<std::string, std::vector<test_util::CsdSegment>> label_segments() {
   for (std::size_t i = 3; i < 9; ++i) v["vidA"][i] = {0.5, 10.0 + i, 10.5 + i};
   return v;
 }
+
+// The bc-LSTM excerpt in <dir>/bclstm and its continuous labels in <dir>/labels.csd.
+struct BclstmFiles {
+  std::string dir, csd;
+};
+BclstmFiles write_bclstm_with_labels(const TempDir& dir) {
+  BclstmFiles f{dir / "bclstm", dir / "labels.csd"};
+  write_lines(f.dir, bclstm_lines());
+  test_util::write_label_csd(f.csd, label_segments());
+  return f;
+}
 #endif
 
 const Utterance& find_utt(const UtteranceSet& set, const std::string& id) {
@@ -163,10 +174,8 @@ TEST(BcLstm, ReadsTheExcerptWithIdsFromTranscripts) {
 
 TEST(BcLstm, JoinsContinuousLabelsAndChecksThem) {
   TempDir dir;
-  const std::string d = dir / "bclstm";
-  write_lines(d, bclstm_lines());
-  const std::string csd = dir / "labels.csd";
-  test_util::write_label_csd(csd, label_segments());
+  const BclstmFiles files = write_bclstm_with_labels(dir);
+  const std::string &d = files.dir, &csd = files.csd;
   UtteranceSet set = read_bclstm(d);
   join_labels(set, read_csd(csd));
   EXPECT_TRUE(set.joined());
@@ -202,10 +211,8 @@ TEST(BcLstm, JoinsContinuousLabelsAndChecksThem) {
 
 TEST(BcLstm, SplitsAndThePerUtteranceDataset) {
   TempDir dir;
-  const std::string d = dir / "bclstm";
-  write_lines(d, bclstm_lines());
-  const std::string csd = dir / "labels.csd";
-  test_util::write_label_csd(csd, label_segments());
+  const BclstmFiles files = write_bclstm_with_labels(dir);
+  const std::string &d = files.dir, &csd = files.csd;
   DataOptions o;
   o.valid_videos = 1;
   // Without continuous labels there is nothing to train on: a ConfigError that says what to set.
@@ -431,10 +438,8 @@ TEST(Hffn, MalformedPickleNamesTheKey) {
 TEST(UtteranceCli, InspectTrainAndErrors) {
   if (test_util::cli_binary().empty()) GTEST_SKIP() << "ROBUSTMSA_BIN not set";
   TempDir dir;
-  const std::string d = dir / "bclstm";
-  write_lines(d, bclstm_lines());
-  const std::string csd = dir / "labels.csd";
-  test_util::write_label_csd(csd, label_segments());
+  const BclstmFiles files = write_bclstm_with_labels(dir);
+  const std::string &d = files.dir, &csd = files.csd;
 
   test_util::CliResult r =
       test_util::run_cli("inspect " + shell_quote(d + "/text_train0.csv") + " --labels " +
@@ -485,10 +490,8 @@ TEST(UtteranceCli, InspectTrainAndErrors) {
 TEST(UtteranceCli, EveryModelRunsOnThePerUtteranceForm) {
   if (test_util::cli_binary().empty()) GTEST_SKIP() << "ROBUSTMSA_BIN not set";
   TempDir dir;
-  const std::string d = dir / "bclstm";
-  write_lines(d, bclstm_lines());
-  const std::string csd = dir / "labels.csd";
-  test_util::write_label_csd(csd, label_segments());
+  const BclstmFiles files = write_bclstm_with_labels(dir);
+  const std::string &d = files.dir, &csd = files.csd;
   const test_util::CliResult r = test_util::run_cli(
       "compare --data " + shell_quote(d) + " --set data.labels=" + shell_quote(csd) +
       " --set data.valid_videos=1 --set train.epochs=1 --set train.batch_size=4 --models all "
