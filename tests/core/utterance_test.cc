@@ -174,8 +174,8 @@ TEST(BcLstm, ReadsTheExcerptWithIdsFromTranscripts) {
 
 TEST(BcLstm, JoinsContinuousLabelsAndChecksThem) {
   TempDir dir;
-  const BclstmFiles files = write_bclstm_with_labels(dir);
-  const std::string &d = files.dir, &csd = files.csd;
+  const BclstmFiles excerpt = write_bclstm_with_labels(dir);
+  const std::string &d = excerpt.dir, &csd = excerpt.csd;
   UtteranceSet set = read_bclstm(d);
   join_labels(set, read_csd(csd));
   EXPECT_TRUE(set.joined());
@@ -211,8 +211,8 @@ TEST(BcLstm, JoinsContinuousLabelsAndChecksThem) {
 
 TEST(BcLstm, SplitsAndThePerUtteranceDataset) {
   TempDir dir;
-  const BclstmFiles files = write_bclstm_with_labels(dir);
-  const std::string &d = files.dir, &csd = files.csd;
+  const BclstmFiles excerpt = write_bclstm_with_labels(dir);
+  const std::string &d = excerpt.dir, &csd = excerpt.csd;
   DataOptions o;
   o.valid_videos = 1;
   // Without continuous labels there is nothing to train on: a ConfigError that says what to set.
@@ -438,8 +438,8 @@ TEST(Hffn, MalformedPickleNamesTheKey) {
 TEST(UtteranceCli, InspectTrainAndErrors) {
   if (test_util::cli_binary().empty()) GTEST_SKIP() << "ROBUSTMSA_BIN not set";
   TempDir dir;
-  const BclstmFiles files = write_bclstm_with_labels(dir);
-  const std::string &d = files.dir, &csd = files.csd;
+  const BclstmFiles excerpt = write_bclstm_with_labels(dir);
+  const std::string &d = excerpt.dir, &csd = excerpt.csd;
 
   test_util::CliResult r =
       test_util::run_cli("inspect " + shell_quote(d + "/text_train0.csv") + " --labels " +
@@ -490,8 +490,8 @@ TEST(UtteranceCli, InspectTrainAndErrors) {
 TEST(UtteranceCli, EveryModelRunsOnThePerUtteranceForm) {
   if (test_util::cli_binary().empty()) GTEST_SKIP() << "ROBUSTMSA_BIN not set";
   TempDir dir;
-  const BclstmFiles files = write_bclstm_with_labels(dir);
-  const std::string &d = files.dir, &csd = files.csd;
+  const BclstmFiles excerpt = write_bclstm_with_labels(dir);
+  const std::string &d = excerpt.dir, &csd = excerpt.csd;
   const test_util::CliResult r = test_util::run_cli(
       "compare --data " + shell_quote(d) + " --set data.labels=" + shell_quote(csd) +
       " --set data.valid_videos=1 --set train.epochs=1 --set train.batch_size=4 --models all "
