@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "config/experiment.h"
 #include "util/error.h"
 #include "util/fs.h"
 
@@ -89,6 +90,17 @@ nlohmann::json read_run_info(const std::string& run_dir) {
 
 nlohmann::json run_identity(const nlohmann::json& info) {
   nlohmann::json id = info;
+  // The configuration read back through the config parser, so that a key added since the run was
+  // saved reads as its default rather than as a difference. A saved configuration the parser
+  // refuses (a key since removed) is compared as it is, and the difference is reported.
+  if (id.contains("config") && id["config"].is_object()) {
+    try {
+      ExperimentConfig c;
+      c.apply_json(id["config"], "saved run");
+      id["config"] = c.to_json();
+    } catch (const ConfigError&) {
+    }
+  }
   const nlohmann::json::json_pointer seeds("/config/train/seeds");
   if (id.contains(seeds)) id["config"]["train"].erase("seeds");
   return id;

@@ -65,7 +65,8 @@ EvaluationWrite write_evaluation(const RunResult& result, const std::string& pat
 nlohmann::json read_run_info(const std::string& run_dir);
 // What must match for a directory to hold "the same run": the description without
 // config.train.seeds (the list of seeds a train/compare call runs is not part of one seed's run,
-// so growing --seeds over an existing output reuses the finished seeds).
+// so growing --seeds over an existing output reuses the finished seeds), with the configuration's
+// data/train/eval keys that the saved run lacks (added by a later version) read as their defaults.
 nlohmann::json run_identity(const nlohmann::json& info);
 // ConfigError unless run_identity(saved) == run_identity(now), naming the first differing key and
 // both values: "<what> was made with a different 'config.train.epochs' (saved 2, now 3); ...".

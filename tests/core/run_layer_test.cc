@@ -105,6 +105,29 @@ TEST_F(RunLayer, GrowingSeedsOverAnExistingCompareTrainsOnlyTheNewSeeds) {
       << other.err;
 }
 
+// A run saved before a configuration key existed is the same run as one made now with that key
+// at its default; a non-default value is still a difference, named with both values.
+TEST(RunIdentity, AKeyAddedSinceTheRunWasSavedReadsAsItsDefault) {
+  const nlohmann::json now = {{"seed", 1111}, {"config", ExperimentConfig().to_json()}};
+  nlohmann::json saved = now;
+  saved["config"]["data"].erase("labels");
+  saved["config"]["train"].erase("seeds");
+  EXPECT_NO_THROW(require_same_run(saved, now, "finished run 'r'"));
+  nlohmann::json other = now;
+  other["config"]["data"]["labels"] = "labels.csv";
+  try {
+    require_same_run(saved, other, "finished run 'r'");
+    ADD_FAILURE() << "a non-default labels file was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("'config.data.labels' (saved \"\", now \"labels.csv\")"),
+              std::string::npos)
+        << e.what();
+  }
+  // A key the parser no longer knows is compared as it is, and reported.
+  saved["config"]["train"]["no_such_key"] = 1;
+  EXPECT_THROW(require_same_run(saved, now, "finished run 'r'"), ConfigError);
+}
+
 TEST_F(RunLayer, AnUnknownModelInASavedRunIsADataError) {
   const std::string out = file("saved");
   ASSERT_EQ(run_cli(compare(out, "1")).code, 0);
