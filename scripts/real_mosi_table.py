@@ -10,7 +10,9 @@ has (sample std, n - 1); the seed count is printed beside it.
 Usage: python3 scripts/real_mosi_table.py [OUT]     (default runs/real_mosi/bclstm)
 """
 import csv
+import json
 import math
+import os
 import statistics
 import sys
 from collections import defaultdict
@@ -114,3 +116,28 @@ gcnet, gorder = read(f"{out}/report_gcnet/report_seeds.csv")
 mr = sorted({c for (_, c, _) in gcnet if c.startswith("MR=")}, key=lambda c: float(c[3:]))
 conditions_table(gcnet, gorder, mr, "Has0_acc_2",
                  "GCNet modality-drop curve: Has0_acc_2 (%) at missing rate MR")
+
+
+def published(path, conditions):
+    """The accuracy rows of the published-rows file, cells as printed (blank where none)."""
+    with open(path) as f:
+        reported = json.load(f)
+    print("\nPublished Has0_acc_2 (%) on these files, REPORTED, NOT MEASURED by robustmsa "
+          "(each cell a model trained on those modalities; sources and settings: "
+          "data/reported/mosi_utterance.json)\n")
+    print("| source | row | " + " | ".join(c if c != "{l,a,v}" else "complete" for c in conditions)
+          + " |")
+    print("|---|---|" + "---:|" * len(conditions))
+    for e in reported["entries"]:
+        if e["metric"] != "Has0_acc_2":
+            continue
+        digits = e["decimals"]  # as printed by the paper
+        for row, cells in e["rows"].items():
+            print(f"| {e['short']} | {row} | "
+                  + " | ".join(f"{cells[c]:.{digits}f}" if c in cells else "" for c in conditions)
+                  + " |")
+
+
+published(os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "data", "reported",
+                       "mosi_utterance.json"),
+          ["{l}", "{a}", "{v}", "{l,a}", "{l,v}", "{a,v}", "{l,a,v}"])
