@@ -10,6 +10,10 @@
 # others. Rerunning skips finished cells and resumes interrupted ones (compare's resume).
 #
 # Usage: bash scripts/real_mosi.sh [bclstm|hffn]      (default bclstm)
+#   CONTEXT                data.context (default 0, the per-utterance form, into runs/real_mosi/SET);
+#                          -1 runs the context form with the whole video as each utterance's
+#                          sequence into runs/real_mosi/SET_context_video, N >= 1 a window of N
+#                          utterances each side into runs/real_mosi/SET_context_N
 #   ROBUSTMSA_SHARED_DATA  folder holding mosi-utterance/ (default ../shared/data)
 #   ROBUSTMSA_BIN          the robustmsa binary (default build/robustmsa)
 #   SEEDS                  number of seeds from 1111 (default 10)
@@ -26,10 +30,12 @@ case "$set_name" in
   *) echo "usage: bash scripts/real_mosi.sh [bclstm|hffn]" >&2; exit 2 ;;
 esac
 bin=${ROBUSTMSA_BIN:-build/robustmsa}
+context=${CONTEXT:-0}
 out=runs/real_mosi/$set_name
+if [[ $context == -1 ]]; then out+=_context_video; elif [[ $context != 0 ]]; then out+=_context_$context; fi
 mkdir -p "$out"
 common=(--data "$data" --set "data.labels=$shared/CMU_MOSI_Opinion_Labels.csd"
-        --config configs/mosi_utterance.json --threads 1)
+        --config configs/mosi_utterance.json --set "data.context=$context" --threads 1)
 export OMP_WAIT_POLICY=passive
 deadline=0
 if [[ -n ${DEADLINE:-} ]]; then deadline=$(date -d "$DEADLINE" +%s); fi
@@ -39,6 +45,11 @@ if [[ -n ${DEADLINE:-} ]]; then deadline=$(date -d "$DEADLINE" +%s); fi
 # other jobs at load 7, 4-7 min at load 2-4); DEADLINE uses them.
 declare -A minutes=([umdf]=2 [umdf:distill=false]=2 [teacher_student]=1 [lf_dnn]=1 [self_mm]=1
                     [mctn]=1 [mmin]=2 [mult]=4 [misa]=6 [tfr_net]=10 [tfn]=20)
+if [[ $context != 0 ]]; then
+  # The context form (whole videos, 63 frames): measured on the idle machine, one thread.
+  minutes=([umdf]=5 [umdf:distill=false]=5 [teacher_student]=3 [lf_dnn]=2 [self_mm]=4 [mctn]=4
+           [mmin]=5 [mult]=8 [misa]=12 [tfr_net]=15 [tfn]=25)
+fi
 estimates=""
 for m in "${!minutes[@]}"; do estimates+="$m ${minutes[$m]};"; done
 cheap=(umdf umdf:distill=false teacher_student lf_dnn self_mm mctn mmin mult)

@@ -23,6 +23,7 @@ struct DataSection {
   std::string split = "file";
   int64_t valid_videos = 10;
   int64_t split_seed = 0;
+  int64_t context = 0;
   template <class V>
   void visit(V& v) {
     v("path", path,
@@ -47,6 +48,10 @@ struct DataSection {
     v("split_seed", split_seed,
       "utterance-level sets, split file: seed of the choice of the validation videos (the same "
       "for every model and run seed)");
+    v("context", context,
+      "utterance-level sets: 0 = per-utterance form (each utterance alone, one frame); N >= 1 = "
+      "context form, each utterance's sequence is its video's utterances from N before to N "
+      "after it, a target-marker feature last; -1 = the whole video (docs/real-mosi.md)");
   }
   // data.text_finetune without data.text_encoder is refused by prepare_data (keys may be set in
   // any order).
@@ -54,6 +59,8 @@ struct DataSection {
     require(split == "file" || split == "cmu_std", "data.split", split, "file or cmu_std");
     require(valid_videos >= 1, "data.valid_videos", valid_videos, "an integer >= 1");
     require(split_seed >= 0, "data.split_seed", split_seed, "an integer >= 0");
+    require(context >= -1, "data.context", context,
+            "0 (per utterance), N >= 1 (N utterances each side) or -1 (the whole video)");
   }
 };
 

@@ -10,6 +10,7 @@ DataOptions data_options(const DataSection& data) {
   o.split = data.split;
   o.valid_videos = data.valid_videos;
   o.split_seed = data.split_seed;
+  o.context = data.context;
   return o;
 }
 

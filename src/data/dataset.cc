@@ -219,8 +219,8 @@ void read_text_bert(const Value& split, const Where& w, Split& out) {
   if (!v || v->kind != Value::Kind::kArray) return;
   const NdArray& tb = v->array();
   if (tb.shape.size() != 3 || tb.shape[0] != out.n || tb.shape[1] != 3)
-    throw DataError(str(w.prefix("text_bert"), "expected (", out.n, ", 3, L), found ",
-                        shape_str(tb.shape)));
+    throw DataError(
+        str(w.prefix("text_bert"), "expected (", out.n, ", 3, L), found ", shape_str(tb.shape)));
   out.text_bert_len = tb.shape[2];
   out.text_bert.resize(static_cast<std::size_t>(tb.numel()));
   for (int64_t i = 0; i < tb.numel(); ++i) {
@@ -391,7 +391,8 @@ std::string sanitize_summary(const Dataset& ds) {
         here += str(" ", name, " ", count);
         total += count;
       }
-      if (!here.empty()) parts += str(parts.empty() ? "" : ";", " ", s.name, " ", kModalityNames[m], here);
+      if (!here.empty())
+        parts += str(parts.empty() ? "" : ";", " ", s.name, " ", kModalityNames[m], here);
     }
   }
   if (total == 0) return "";
@@ -420,9 +421,9 @@ Dataset load_dataset(const std::string& path, const DataOptions& options) {
     if (options.zscore) zscore(ds);
     return ds;
   }
-  if (!options.labels.empty() || options.split != "file")
+  if (!options.labels.empty() || options.split != "file" || options.context != 0)
     throw ConfigError(
-        str("data.labels and data.split apply to utterance-level sets (bc-LSTM "
+        str("data.labels, data.split and data.context apply to utterance-level sets (bc-LSTM "
             "CSVs, the HFFN pickle); '",
             path, "' carries its own labels and splits"));
   Dataset ds = dataset_from_pickle(*root, path, options);
@@ -444,8 +445,8 @@ Dataset dataset_from_pickle(const pickle::Value& root_value, const std::string& 
         str("file '", path,
             "': missing split \"train\"; expected a dict with keys train, valid, test"));
   if (!train->is_dict())
-    throw DataError(str("file '", path, "': split \"train\": expected a dict, found ",
-                        train->kind_name()));
+    throw DataError(
+        str("file '", path, "': split \"train\": expected a dict, found ", train->kind_name()));
   if (train->find("labels")) {
     ds.layout = Layout::kMulT;
   } else if (train->find("regression_labels")) {

@@ -20,7 +20,7 @@ namespace robustmsa {
 // Modality order is always text, audio, vision ("l", "a", "v" in the papers' tables).
 enum ModalityId : int { kText = 0, kAudio = 1, kVision = 2 };
 constexpr int kNumModalities = 3;
-extern const std::array<const char*, 3> kModalityNames;   // "text", "audio", "vision"
+extern const std::array<const char*, 3> kModalityNames;    // "text", "audio", "vision"
 extern const std::array<const char*, 3> kModalityLetters;  // "l", "a", "v"
 
 enum class SplitId : int { kTrain = 0, kValid = 1, kTest = 2 };
@@ -89,6 +89,9 @@ struct DataOptions {
   std::string split = "file";  // "file": the released split; "cmu_std": the SDK's standard folds
   int64_t valid_videos = 10;   // split "file": training videos moved to the validation split
   int64_t split_seed = 0;      // split "file": seed of the choice of those videos
+  // 0: the per-utterance form. N >= 1: the context form with up to N utterances of the same video
+  // before and after each target; -1: the whole video (data/utterance.h utterance_dataset).
+  int64_t context = 0;
 };
 
 // Reads a MulT/CMU or MMSA pickle, or an utterance-level set (a bc-LSTM CSV directory or one of

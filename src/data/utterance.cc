@@ -583,14 +583,67 @@ SplitPlan plan_splits(const UtteranceSet& set, const DataOptions& o) {
   return plan;
 }
 
+// ---- the Dataset: per-utterance and context forms ------------------------------------------
+
+namespace {
+
+struct ContextWindow {
+  int64_t start = 0, len = 1, target = 0;  // positions in the split's sorted rows; target frame
+};
+
+int64_t max_utterances_per_video(const UtteranceSet& set) {
+  std::map<std::string, int64_t> per_video;
+  int64_t most = 0;
+  for (const Utterance& u : set.utterances) most = std::max(most, ++per_video[u.video]);
+  return most;
+}
+
+// Frames per sample: 1 (per utterance), 2N + 1 (window N), or the longest video (-1).
+int64_t context_frames(const UtteranceSet& set, int64_t context) {
+  if (context == 0) return 1;
+  if (context < 0) return max_utterances_per_video(set);
+  return 2 * context + 1;
+}
+
+// rows: one split's utterances sorted by (video, k). Each sample's window holds the utterances of
+// its own video from `context` before to `context` after it (all of them for -1), clipped at the
+// video's ends and packed from frame 0 (padding at the end); per utterance it is the sample alone.
+std::vector<ContextWindow> context_windows(const UtteranceSet& set,
+                                           const std::vector<std::size_t>& rows, int64_t context) {
+  std::vector<ContextWindow> out(rows.size());
+  for (std::size_t r = 0; r < rows.size(); ++r) out[r].start = static_cast<int64_t>(r);
+  if (context == 0) return out;
+  std::size_t begin = 0;
+  while (begin < rows.size()) {
+    std::size_t end = begin;
+    while (end < rows.size() &&
+           set.utterances[rows[end]].video == set.utterances[rows[begin]].video)
+      ++end;
+    for (std::size_t r = begin; r < end; ++r) {
+      const int64_t p = static_cast<int64_t>(r - begin), n = static_cast<int64_t>(end - begin);
+      const int64_t lo = context < 0 ? 0 : std::max<int64_t>(0, p - context);
+      const int64_t hi = context < 0 ? n - 1 : std::min<int64_t>(n - 1, p + context);
+      out[r] = {static_cast<int64_t>(begin) + lo, hi - lo + 1, p - lo};
+    }
+    begin = end;
+  }
+  return out;
+}
+
+}  // namespace
+
 nlohmann::json SplitPlan::to_json(const UtteranceSet& set, const DataOptions& o) const {
   nlohmann::json j = {
       {"format", utterance_format_name(set.format)},
-      {"form", "utterance"},
+      {"form", o.context == 0 ? "utterance" : "context"},
       {"split", o.split},
       {"videos", {{"train", videos[0]}, {"valid", videos[1]}, {"test", videos[2]}}},
       {"utterances", {{"train", utterances[0]}, {"valid", utterances[1]}, {"test", utterances[2]}}},
       {"valid_videos", valid_videos}};
+  if (o.context != 0) {
+    j["context"] = o.context;
+    j["frames"] = context_frames(set, o.context);
+  }
   if (o.split == "file") {
     j["valid_video_count"] = o.valid_videos;
     j["split_seed"] = o.split_seed;
@@ -602,8 +655,6 @@ nlohmann::json SplitPlan::to_json(const UtteranceSet& set, const DataOptions& o)
   if (set.joined()) j["labels"] = {{"path", set.labels_path}, {"sha256", set.labels_sha256}};
   return j;
 }
-
-// ---- the per-utterance Dataset -----------------------------------------------------------------
 
 Dataset utterance_dataset(const UtteranceSet& set, const DataOptions& o) {
   if (!set.joined())
@@ -624,6 +675,9 @@ Dataset utterance_dataset(const UtteranceSet& set, const DataOptions& o) {
   hashes.push_back(set.labels_sha256);
   ds.sha256 = manifest_sha256(files, hashes);
   ds.split_info = plan.to_json(set, o);
+  // The context form's frames: sample r's window is rows[start[r] .. start[r] + len[r]) of its
+  // split (the same video, in k order), the target at frame target[r]; T frames for every split.
+  const int64_t t_frames = context_frames(set, o.context);
   for (int s = 0; s < 3; ++s) {
     std::vector<std::size_t> rows;
     for (std::size_t i = 0; i < set.utterances.size(); ++i)
@@ -636,22 +690,31 @@ Dataset utterance_dataset(const UtteranceSet& set, const DataOptions& o) {
     Split& sp = ds.splits[s];
     sp.name = kSplitNames[s];
     sp.n = static_cast<int64_t>(rows.size());
+    const std::vector<ContextWindow> windows = context_windows(set, rows, o.context);
     for (int m = 0; m < kNumModalities; ++m) {
       ModalityData& md = sp.modality[m];
       md.n = sp.n;
-      md.t = 1;
-      md.d = set.dim[m];
-      md.x.reserve(static_cast<std::size_t>(sp.n * md.d));
-      for (std::size_t i : rows) {
-        const float* src = set.features[m].data() + i * static_cast<std::size_t>(md.d);
-        md.x.insert(md.x.end(), src, src + md.d);
-        const auto& c = set.utterances[i].sanitized[m];
+      md.t = t_frames;
+      md.d = set.dim[m] + (o.context != 0 ? 1 : 0);  // the context form's target marker
+      md.x.assign(static_cast<std::size_t>(sp.n * md.t * md.d), 0.0f);
+      md.valid.assign(static_cast<std::size_t>(sp.n * md.t), 0);
+      for (std::size_t r = 0; r < rows.size(); ++r) {
+        const ContextWindow& w = windows[r];
+        for (int64_t f = 0; f < w.len; ++f) {
+          const std::size_t i = rows[static_cast<std::size_t>(w.start + f)];
+          const float* src = set.features[m].data() + i * static_cast<std::size_t>(set.dim[m]);
+          float* dst = md.x.data() + (static_cast<int64_t>(r) * md.t + f) * md.d;
+          std::copy(src, src + set.dim[m], dst);
+          if (o.context != 0) dst[set.dim[m]] = f == w.target ? 1.0f : 0.0f;
+          md.valid[static_cast<std::size_t>(static_cast<int64_t>(r) * md.t + f)] = 1;
+        }
+        // Sanitising counts once per utterance, not once per window it appears in.
+        const auto& c = set.utterances[rows[r]].sanitized[m];
         md.nan_count += c[0];
         md.posinf_count += c[1];
         md.neginf_count += c[2];
         md.clamped_count += c[3];
       }
-      md.valid.assign(static_cast<std::size_t>(sp.n), 1);
     }
     for (std::size_t i : rows) {
       sp.labels.push_back(static_cast<float>(set.utterances[i].score));
@@ -804,6 +867,9 @@ std::string format_utterance_inspection(const nlohmann::json& info) {
       << p["videos"]["valid"] << "/" << p["videos"]["test"] << " videos\n  validation videos:";
   for (const auto& v : p["valid_videos"]) out << " " << v.get<std::string>();
   out << "\n";
+  if (p.contains("context"))
+    out << "form     context (data.context = " << p["context"] << "): " << p["frames"]
+        << " frames per utterance, its video's neighbours, a target marker as the last feature\n";
   if (info.contains("cmu_std"))
     out << "CMU standard folds (data.split = cmu_std): " << info["cmu_std"]["utterances"]["train"]
         << "/" << info["cmu_std"]["utterances"]["valid"] << "/"

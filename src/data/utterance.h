@@ -109,8 +109,15 @@ struct SplitPlan {
 };
 SplitPlan plan_splits(const UtteranceSet& set, const DataOptions& options);
 
-// The Dataset of the per-utterance form: every utterance one sample, each modality a sequence of
-// one frame (N, 1, D). Needs joined continuous labels (ConfigError naming data.labels without).
+// The Dataset: every utterance one sample, with its continuous score as the label.
+//   options.context == 0, the per-utterance form: each modality a sequence of one frame (N, 1, D);
+//   options.context != 0, the context form (docs/real-mosi.md): the sample's sequence is its own
+//     video's utterances, from `context` before it to `context` after it (the whole video for
+//     -1), in order, clipped at the video's ends, packed from frame 0 and padded (invalid) to
+//     T = 2 * context + 1 frames (the longest video for -1); one feature is added to every
+//     modality, 1 on the target utterance's frame and 0 elsewhere, so that a model can tell which
+//     utterance of the window it predicts. (N, T, D + 1).
+// Needs joined continuous labels (ConfigError naming data.labels without).
 // Dataset::split_info records the plan (split, seed, validation videos, labels file).
 Dataset utterance_dataset(const UtteranceSet& set, const DataOptions& options);
 

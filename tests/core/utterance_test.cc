@@ -264,6 +264,86 @@ TEST(BcLstm, SplitsAndThePerUtteranceDataset) {
       << cmu;
 }
 
+// The context form: each utterance's sequence is its video's utterances (a window of them, or the
+// whole video), packed from frame 0, with the target marked by an extra last feature.
+TEST(BcLstm, TheContextFormHoldsEachVideosNeighboursAndMarksTheTarget) {
+  TempDir dir;
+  const BclstmFiles excerpt = write_bclstm_with_labels(dir);
+  DataOptions o;
+  o.valid_videos = 1;
+  o.labels = excerpt.csd;
+  const auto utt = [](const std::string& video, int k) -> const Utt& {
+    for (const Utt& u : kUtts)
+      if (u.video == video && u.k == k) return u;
+    throw std::runtime_error("no utterance " + video);
+  };
+
+  o.context = 1;  // one utterance each side: 3 frames
+  const Dataset ds = load_dataset(excerpt.dir, o);
+  EXPECT_EQ(ds.split_info["form"], "context");
+  EXPECT_EQ(ds.split_info["context"], 1);
+  EXPECT_EQ(ds.split_info["frames"], 3);
+  const Split& test = ds.split(SplitId::kTest);
+  ASSERT_EQ(test.ids, (std::vector<std::string>{"vidC_1", "vidC_2", "vidD_1"}));
+  // (sample, frame) -> the utterance expected there and whether it is the target.
+  struct Frame {
+    int sample, frame;
+    const char* video;
+    int k;
+    bool target;
+  };
+  const std::vector<Frame> frames = {{0, 0, "vidC", 1, true},
+                                     {0, 1, "vidC", 2, false},
+                                     {1, 0, "vidC", 1, false},
+                                     {1, 1, "vidC", 2, true},
+                                     {2, 0, "vidD", 1, true}};
+  for (int m = 0; m < 3; ++m) {
+    SCOPED_TRACE(kMods[m]);
+    const ModalityData& md = test.modality[m];
+    ASSERT_EQ(md.t, 3);
+    ASSERT_EQ(md.d, kDims[m] + 1);
+    // Clipped at the video's ends, padding at the end, never another video's utterance.
+    EXPECT_EQ(md.valid, (std::vector<uint8_t>{1, 1, 0, 1, 1, 0, 1, 0, 0}));
+    for (const Frame& f : frames) {
+      SCOPED_TRACE(f.sample * 10 + f.frame);
+      for (int c = 0; c < kDims[m]; ++c)
+        EXPECT_FLOAT_EQ(md.at(f.sample, f.frame, c),
+                        static_cast<float>(feature(utt(f.video, f.k), m, c)));
+      EXPECT_EQ(md.at(f.sample, f.frame, kDims[m]), f.target ? 1.0f : 0.0f);
+    }
+    for (int c = 0; c <= kDims[m]; ++c) EXPECT_EQ(md.at(2, 1, c), 0.0f);  // padding is zero
+  }
+  EXPECT_FLOAT_EQ(test.labels[1], -0.2f);  // one label per utterance, as in the per-utterance form
+
+  // The whole video (-1): as many frames as the longest video (vidA: k = 1, 2, 3, 10), in k order.
+  o.context = -1;
+  const Dataset whole = load_dataset(excerpt.dir, o);
+  EXPECT_EQ(whole.split_info["frames"], 4);
+  bool saw_a = false;
+  for (SplitId s : {SplitId::kTrain, SplitId::kValid}) {
+    const Split& sp = whole.split(s);
+    for (int64_t i = 0; i < sp.n; ++i) {
+      if (sp.ids[static_cast<std::size_t>(i)] != "vidA_10") continue;
+      saw_a = true;
+      const ModalityData& md = sp.modality[kVision];
+      ASSERT_EQ(md.t, 4);
+      const int ks[4] = {1, 2, 3, 10};
+      for (int f = 0; f < 4; ++f) {
+        EXPECT_FLOAT_EQ(md.at(i, f, 0), static_cast<float>(feature(utt("vidA", ks[f]), 2, 0)));
+        EXPECT_EQ(md.at(i, f, kDims[2]), f == 3 ? 1.0f : 0.0f);
+        EXPECT_EQ(md.valid[static_cast<std::size_t>(i * 4 + f)], 1);
+      }
+    }
+  }
+  EXPECT_TRUE(saw_a);
+  // The per-utterance form is context 0: one frame, the file's own dims, no marker.
+  o.context = 0;
+  const Dataset per = load_dataset(excerpt.dir, o);
+  EXPECT_EQ(per.split_info["form"], "utterance");
+  EXPECT_FALSE(per.split_info.contains("context"));
+  EXPECT_EQ(per.split(SplitId::kTest).modality[kText].d, kDims[0]);
+}
+
 #endif  // ROBUSTMSA_HAVE_HDF5
 
 // A malformed CSV: which file, which edit, and what the error must say.
@@ -485,34 +565,48 @@ TEST(UtteranceCli, InspectTrainAndErrors) {
       << r.err;
 }
 
-// Every registered model trains and is evaluated on the per-utterance form (length-1 sequences),
-// and every run records the same validation videos.
-TEST(UtteranceCli, EveryModelRunsOnThePerUtteranceForm) {
+// Every registered model trains and is evaluated on the per-utterance form (length-1 sequences)
+// and on the context form (whole videos as sequences, data.context=-1), and every run of a form
+// records the same validation videos.
+TEST(UtteranceCli, EveryModelRunsOnThePerUtteranceAndTheContextForm) {
   if (test_util::cli_binary().empty()) GTEST_SKIP() << "ROBUSTMSA_BIN not set";
   TempDir dir;
   const BclstmFiles excerpt = write_bclstm_with_labels(dir);
   const std::string &d = excerpt.dir, &csd = excerpt.csd;
-  const test_util::CliResult r = test_util::run_cli(
-      "compare --data " + shell_quote(d) + " --set data.labels=" + shell_quote(csd) +
-      " --set data.valid_videos=1 --set train.epochs=1 --set train.batch_size=4 --models all "
-      "--seeds 1111 --threads 1 --out " +
-      shell_quote(dir / "all"));
-  ASSERT_EQ(r.code, 0) << r.err;
   const test_util::CliResult models = test_util::run_cli("models --json");
   ASSERT_EQ(models.code, 0) << models.err;
   const nlohmann::json listed = nlohmann::json::parse(models.out);
   ASSERT_FALSE(listed.empty());
-  std::set<std::string> splits;
-  for (const auto& m : listed) {
-    const std::string name = m.at("name").get<std::string>();
-    SCOPED_TRACE(name);
-    const std::string run = dir / ("all/" + name + "/seed_1111");
-    ASSERT_TRUE(fs::exists(run + "/results.json"));
-    const nlohmann::json cfg = nlohmann::json::parse(test_util::slurp(run + "/config.json"));
-    EXPECT_EQ(cfg["data"]["layout"], "bclstm");
-    splits.insert(cfg["data"]["split"].dump());
+  for (const char* context : {"0", "-1"}) {
+    SCOPED_TRACE(context);
+    const std::string out = dir / (std::string("all") + context);
+    const test_util::CliResult r = test_util::run_cli(
+        "compare --data " + shell_quote(d) + " --set data.labels=" + shell_quote(csd) +
+        " --set data.valid_videos=1 --set data.context=" + context +
+        " --set train.epochs=1 --set train.batch_size=4 --models all --seeds 1111 --threads 1 "
+        "--out " +
+        shell_quote(out));
+    ASSERT_EQ(r.code, 0) << r.err;
+    std::set<std::string> splits;
+    for (const auto& m : listed) {
+      const std::string name = m.at("name").get<std::string>();
+      SCOPED_TRACE(name);
+      const std::string run = out + "/" + name + "/seed_1111";
+      ASSERT_TRUE(fs::exists(run + "/results.json"));
+      const nlohmann::json cfg = nlohmann::json::parse(test_util::slurp(run + "/config.json"));
+      EXPECT_EQ(cfg["data"]["layout"], "bclstm");
+      EXPECT_EQ(cfg["data"]["split"]["form"],
+                std::string(context) == "0" ? "utterance" : "context");
+      splits.insert(cfg["data"]["split"].dump());
+    }
+    EXPECT_EQ(splits.size(), 1u);  // the same validation videos (and labels file) for every model
   }
-  EXPECT_EQ(splits.size(), 1u);  // the same validation videos (and labels file) for every model
+  // A context that is not one: exit 2, one line naming the key.
+  const test_util::CliResult bad =
+      test_util::run_cli("inspect " + shell_quote(d) + " --set data.context=-2");
+  EXPECT_EQ(bad.code, 2);
+  ASSERT_EQ(bad.error_lines().size(), 1u) << bad.err;
+  EXPECT_NE(bad.error_lines()[0].find("data.context"), std::string::npos) << bad.err;
 }
 
 #endif  // ROBUSTMSA_HAVE_HDF5
@@ -621,6 +715,19 @@ TEST_F(SharedMosiUtterance, LoadDatasetTakesEachFileAsItIs) {
     EXPECT_EQ(ds.split(SplitId::kTest).modality[kText].t, 1);
     EXPECT_EQ(ds.split_info["valid_videos"].size(), 10u);
   }
+  // The context form of both releases: whole videos (the longest has 63 utterances), the same
+  // targets.
+  o.context = -1;
+  const Dataset a = load_dataset(dir_ + "/bclstm", o);
+  const Dataset b = load_dataset(dir_ + "/unimodal_mosi_2way.pickle", o);
+  for (const Dataset* ds : {&a, &b}) {
+    const ModalityData& text = ds->split(SplitId::kTest).modality[kText];
+    EXPECT_EQ(text.t, 63);
+    EXPECT_EQ(text.n, 752);
+  }
+  EXPECT_EQ(a.split(SplitId::kTest).ids, b.split(SplitId::kTest).ids);
+  EXPECT_EQ(a.split(SplitId::kTest).modality[kText].valid,
+            b.split(SplitId::kTest).modality[kText].valid);
 }
 
 }  // namespace
