@@ -45,8 +45,9 @@ if [[ -n ${DEADLINE:-} ]]; then deadline=$(date -d "$DEADLINE" +%s); fi
 # other jobs at load 7, 4-7 min at load 2-4); DEADLINE uses them.
 declare -A minutes=([umdf]=2 [umdf:distill=false]=2 [teacher_student]=1 [lf_dnn]=1 [self_mm]=1
                     [mctn]=1 [mmin]=2 [mult]=4 [misa]=6 [tfr_net]=10 [tfn]=20)
-if [[ $context != 0 ]]; then
-  # The context form (whole videos, 63 frames): measured on the idle machine, one thread.
+if [[ $context == -1 ]]; then
+  # The context form with whole videos (63 frames): guesses scaled from UMDF's 50 samples/s there
+  # against about 480 at data.context = 3, one thread (never run to the end).
   minutes=([umdf]=5 [umdf:distill=false]=5 [teacher_student]=3 [lf_dnn]=2 [self_mm]=4 [mctn]=4
            [mmin]=5 [mult]=8 [misa]=12 [tfr_net]=15 [tfn]=25)
 fi
