@@ -2,9 +2,11 @@
 # The context form's window (docs/real-mosi.md, "The context form"): data.context = 1, 3 and 7
 # (the target utterance and N of its video's utterances each side), UMDF and LF-DNN, seeds
 # 1111-1112, configs/mosi_utterance.json, scored on the validation split only (the best
-# validation selection score of the trainer, metrics.jsonl val_score, lower is better). The whole video (-1, 63 frames) is not screened: UMDF
-# trains at about 50 samples/s on it with one thread against about 480 at N = 3, which puts a
-# ten-seed table of every model out of reach of two cores.
+# validation selection score of the trainer, metrics.jsonl val_score, lower is better). compare
+# also evaluates the test split; the summary below reads only the validation scores (which is why
+# it does not use scripts/study_table.py, which prints test numbers). The whole video (-1, 63
+# frames) is not screened: UMDF trains at about 50 samples/s on it with one thread against about
+# 480 at N = 3, which puts a ten-seed table of every model out of reach of two cores.
 #
 # Usage: bash scripts/real_mosi_context_screen.sh      (ROBUSTMSA_SHARED_DATA as real_mosi.sh)
 set -euo pipefail

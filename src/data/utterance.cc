@@ -573,12 +573,16 @@ SplitPlan plan_splits(const UtteranceSet& set, const DataOptions& o) {
     throw ConfigError(str("data.split = '", o.split, "': expected file or cmu_std"));
   }
   std::array<std::set<std::string>, 3> videos;
+  std::map<std::string, int64_t> per_video;
+  int64_t longest = 0;
   for (std::size_t i = 0; i < set.utterances.size(); ++i) {
     const int s = static_cast<int>(plan.split[i]);
     videos[s].insert(set.utterances[i].video);
     ++plan.utterances[s];
+    longest = std::max(longest, ++per_video[set.utterances[i].video]);
   }
   for (int s = 0; s < 3; ++s) plan.videos[s] = static_cast<int64_t>(videos[s].size());
+  plan.frames = o.context == 0 ? 1 : o.context > 0 ? 2 * o.context + 1 : longest;
   if (o.split == "cmu_std") plan.valid_videos.assign(videos[1].begin(), videos[1].end());
   return plan;
 }
@@ -590,20 +594,6 @@ namespace {
 struct ContextWindow {
   int64_t start = 0, len = 1, target = 0;  // positions in the split's sorted rows; target frame
 };
-
-int64_t max_utterances_per_video(const UtteranceSet& set) {
-  std::map<std::string, int64_t> per_video;
-  int64_t most = 0;
-  for (const Utterance& u : set.utterances) most = std::max(most, ++per_video[u.video]);
-  return most;
-}
-
-// Frames per sample: 1 (per utterance), 2N + 1 (window N), or the longest video (-1).
-int64_t context_frames(const UtteranceSet& set, int64_t context) {
-  if (context == 0) return 1;
-  if (context < 0) return max_utterances_per_video(set);
-  return 2 * context + 1;
-}
 
 // rows: one split's utterances sorted by (video, k). Each sample's window holds the utterances of
 // its own video from `context` before to `context` after it (all of them for -1), clipped at the
@@ -642,7 +632,7 @@ nlohmann::json SplitPlan::to_json(const UtteranceSet& set, const DataOptions& o)
       {"valid_videos", valid_videos}};
   if (o.context != 0) {
     j["context"] = o.context;
-    j["frames"] = context_frames(set, o.context);
+    j["frames"] = frames;
   }
   if (o.split == "file") {
     j["valid_video_count"] = o.valid_videos;
@@ -675,9 +665,6 @@ Dataset utterance_dataset(const UtteranceSet& set, const DataOptions& o) {
   hashes.push_back(set.labels_sha256);
   ds.sha256 = manifest_sha256(files, hashes);
   ds.split_info = plan.to_json(set, o);
-  // The context form's frames: sample r's window is rows[start[r] .. start[r] + len[r]) of its
-  // split (the same video, in k order), the target at frame target[r]; T frames for every split.
-  const int64_t t_frames = context_frames(set, o.context);
   for (int s = 0; s < 3; ++s) {
     std::vector<std::size_t> rows;
     for (std::size_t i = 0; i < set.utterances.size(); ++i)
@@ -694,7 +681,7 @@ Dataset utterance_dataset(const UtteranceSet& set, const DataOptions& o) {
     for (int m = 0; m < kNumModalities; ++m) {
       ModalityData& md = sp.modality[m];
       md.n = sp.n;
-      md.t = t_frames;
+      md.t = plan.frames;                            // the same for every split
       md.d = set.dim[m] + (o.context != 0 ? 1 : 0);  // the context form's target marker
       md.x.assign(static_cast<std::size_t>(sp.n * md.t * md.d), 0.0f);
       md.valid.assign(static_cast<std::size_t>(sp.n * md.t), 0);

@@ -105,6 +105,8 @@ struct SplitPlan {
   std::vector<SplitId> split;             // per utterance
   std::vector<std::string> valid_videos;  // sorted
   std::array<int64_t, 3> videos{}, utterances{};
+  // Frames per sample of the Dataset (options.context): 1, 2 * context + 1, or the longest video.
+  int64_t frames = 1;
   nlohmann::json to_json(const UtteranceSet& set, const DataOptions& options) const;
 };
 SplitPlan plan_splits(const UtteranceSet& set, const DataOptions& options);
