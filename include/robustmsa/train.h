@@ -52,6 +52,10 @@ struct RunOptions {
   bool resume = false;              // train: continue interrupted runs, read finished ones
   std::string device = "cpu";       // "cpu" only in this build (UsageError otherwise)
   FitObserver* observer = nullptr;  // progress events (robustmsa/observer.h); may be null
+  // train, compare: TensorBoard event files in every run directory's tensorboard/ (per epoch
+  // the training losses, validation metrics and learning rate; at the end the test metrics of
+  // every suite condition: run/tensorboard_log.h). The CLI's --no-tensorboard sets it false.
+  bool tensorboard = true;
 };
 
 // LibTorch's intra-op threads (0 = the number of cores); returns the count in use.

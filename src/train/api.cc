@@ -107,7 +107,7 @@ std::vector<RunResult> train_seeds(const ExperimentConfig& config, PreparedData&
   std::vector<RunResult> results;
   for (int64_t seed : config.train.seeds)
     results.push_back(train_run(config, config.model, seed, data, seed_dir(out, seed),
-                                options.resume, options.observer));
+                                options.resume, options.observer, options.tensorboard));
   return results;
 }
 
@@ -144,7 +144,8 @@ std::vector<RunResult> run_compare(const ComparePlan& plan, PreparedData& data,
     for (int64_t seed : plan.configs[i].train.seeds) {
       // A finished run of the same configuration is read, an interrupted one goes on.
       results.push_back(train_run(plan.configs[i], plan.variants[i].label, seed, data,
-                                  seed_dir(base, seed), /*resume=*/true, options.observer));
+                                  seed_dir(base, seed), /*resume=*/true, options.observer,
+                                  options.tensorboard));
     }
   }
   return results;

@@ -329,6 +329,7 @@ void Trainer::fit(const nlohmann::json& run_info, FitObserver* observer) {
                              {"train_seconds", train_seconds},
                              {"samples_per_s", seen / std::max(train_seconds, 1e-9)},
                              {"val_score", v.score},
+                             {"lr", optimizer_->param_groups().front().options().get_lr()},
                              {"val_complete", v.complete},
                              {"best_epoch", sel_.best_epoch + 1}};
     for (const auto& [name, value] : sums)

@@ -103,6 +103,8 @@ class Trainer {
   void fit(const nlohmann::json& run_info, FitObserver* observer);
   // Loads the selected weights and evaluates them once on the test split with config.eval.suite.
   RunResult test();
+  // The per-epoch records so far (metrics.jsonl's lines; after resume() the checkpoint's).
+  const nlohmann::json& history() const { return history_; }
 
  private:
   void train_epoch(int64_t epoch, int64_t phase, FitObserver* observer,

@@ -11,6 +11,7 @@
 
 #include "data/data_options.h"
 #include "robustmsa/train.h"
+#include "run/tensorboard_log.h"
 #include "run/config_layers.h"
 #include "run/run_dir.h"
 #include "train/checkpoint.h"
@@ -114,7 +115,7 @@ nlohmann::json run_info_json(const ExperimentConfig& config, const std::string& 
 
 RunResult train_run(const ExperimentConfig& config, const std::string& variant, int64_t seed,
                     PreparedData& data, const std::string& run_dir, bool resume,
-                    FitObserver* observer) {
+                    FitObserver* observer, bool tensorboard) {
   validate_config(config);
   const nlohmann::json run_info = run_info_json(config, variant, seed, data);
   const RunPaths paths(run_dir);
@@ -124,6 +125,12 @@ RunResult train_run(const ExperimentConfig& config, const std::string& variant, 
   // A finished run is read, not trained again, but only when it is the run asked for: results
   // from another configuration, data file or seed in this directory are an error, not a result.
   Distributed& dist = default_distributed();
+  // The TensorBoard curves (rank 0 only), in front of the caller's observer.
+  std::unique_ptr<TensorBoardLog> tensorboard_log;
+  if (tensorboard && dist.is_main()) {
+    tensorboard_log = std::make_unique<TensorBoardLog>(observer);
+    observer = tensorboard_log.get();
+  }
   if (resume && fs::exists(paths.results)) {
     require_same_run(read_run_info(run_dir), run_info, str("finished run '", run_dir, "'"));
     if (observer && dist.is_main()) observer->on_finished_run({variant, seed, paths.results});
@@ -132,6 +139,8 @@ RunResult train_run(const ExperimentConfig& config, const std::string& variant, 
 
   Trainer trainer(config, variant, seed, data, run_dir);
   if (resume) trainer.resume(run_info);
+  if (tensorboard_log)
+    tensorboard_log->set_history(trainer.history().get<std::vector<nlohmann::json>>());
   if (dist.is_main()) write_file_atomic(paths.config, run_info.dump(2) + "\n");
   if (dist.is_main() && dist.world_size() > 1)
     std::fprintf(stderr,
@@ -146,8 +155,10 @@ RunResult train_run(const ExperimentConfig& config, const std::string& variant, 
   // The test split, once, with the selected weights (by rank 0; the others return no results).
   if (!dist.is_main()) return RunResult();
   RunResult result = trainer.test();
-  write_results(result, paths.results);
+  // The observers first: the TensorBoard test curves must be on disk before results.json marks
+  // the run finished (a finished run is read, never logged again).
   if (observer) observer->on_test(result);
+  write_results(result, paths.results);
   return result;
 }
 

@@ -53,10 +53,11 @@ nlohmann::json run_info_json(const ExperimentConfig& config, const std::string& 
 // returns the test results of the selected weights on config.eval.suite. With `resume`, an
 // existing checkpoint.pt is continued and a finished run of the same configuration is read
 // instead of trained; without it, an existing checkpoint or results file is an error (nothing is
-// ever overwritten: run/run_dir.h). `observer` (may be null) sees the progress.
+// ever overwritten: run/run_dir.h). `observer` (may be null) sees the progress. With
+// `tensorboard`, the run's curves go to run_dir/tensorboard (run/tensorboard_log.h).
 RunResult train_run(const ExperimentConfig& config, const std::string& variant, int64_t seed,
                     PreparedData& data, const std::string& run_dir, bool resume,
-                    FitObserver* observer = nullptr);
+                    FitObserver* observer = nullptr, bool tensorboard = true);
 
 // Loads the selected weights of a finished or interrupted run directory.
 struct LoadedRun {

@@ -5,7 +5,11 @@
 // and the finished run must hold exactly the results.json and metrics of an uninterrupted run,
 // with no temporary file left. The kills come from the fault-injection hook of
 // write_file_atomic (ROBUSTMSA_FAULT_KILL, src/util/fs.h), so every point is reached exactly.
+// The run's TensorBoard curves (run/tensorboard_log.h), read back by TensorBoard's own reader,
+// must then be the uninterrupted run's: one point per epoch, what metrics.jsonl and results.json
+// hold.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -16,6 +20,7 @@
 #include <vector>
 
 #include "../common/cli_run.h"
+#include "../common/text_model.h"
 
 namespace robustmsa {
 namespace {
@@ -70,6 +75,23 @@ class Interrupt : public ::testing::Test {
     }
     return lines;
   }
+  // The run's TensorBoard scalars as TensorBoard's EventAccumulator serves them
+  // (tests/python/tensorboard_reference.py), without the timing curve; null when no python3 has
+  // `tensorboard`.
+  static nlohmann::json curves(const std::string& run) {
+    const std::string py = test_util::python_with("tensorboard");
+    if (py.empty()) return nullptr;
+    const std::string out = run + "/../tensorboard_read.json";
+    const std::string cmd = "'" + py + "' '" + std::string(std::getenv("ROBUSTMSA_SOURCE_DIR")) +
+                            "/tests/python/tensorboard_reference.py' '" + run +
+                            "/tensorboard' '" + out + "'";
+    const int status = std::system(cmd.c_str());
+    if (!WIFEXITED(status) || WEXITSTATUS(status) == 3) return nullptr;
+    EXPECT_EQ(WEXITSTATUS(status), 0) << cmd;
+    nlohmann::json s = nlohmann::json::parse(slurp(out)).at("scalars");
+    s.erase("speed/samples_per_s");
+    return s;
+  }
   static std::string dir_, data_, setup_error_;
 };
 std::string Interrupt::dir_, Interrupt::data_, Interrupt::setup_error_;
@@ -80,6 +102,48 @@ TEST_F(Interrupt, MalformedFaultSpecIsAUsageError) {
   EXPECT_NE(r.err.find("ROBUSTMSA_FAULT_KILL='checkpoint.pt'"), std::string::npos) << r.err;
 }
 
+TEST_F(Interrupt, TensorBoardCurvesAreTheMetricsLogAndTheResults) {
+  const std::string out = dir_ + "/tensorboard";
+  CliResult r = run_cli(train(out, false));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string run = out + "/seed_1111";
+  const nlohmann::json c = curves(run);
+  if (c.is_null()) GTEST_SKIP() << "no python3 with tensorboard (pip install tensorboard)";
+  const auto log = metrics(run);
+  ASSERT_EQ(log.size(), static_cast<std::size_t>(kEpochs));
+  auto expect_curve = [&](const std::string& tag, auto value_of) {
+    ASSERT_TRUE(c.contains(tag)) << tag << " missing from " << c.dump();
+    ASSERT_EQ(c[tag].size(), log.size()) << tag << ": " << c[tag].dump();
+    for (std::size_t i = 0; i < log.size(); ++i) {
+      EXPECT_EQ(c[tag][i][0].get<int64_t>(), static_cast<int64_t>(i) + 1) << tag;
+      EXPECT_FLOAT_EQ(c[tag][i][1].get<float>(), static_cast<float>(value_of(log[i]))) << tag;
+    }
+  };
+  for (const std::string part : {"loss", "task"})
+    expect_curve("train/" + part, [&](const nlohmann::json& j) { return j.at("train_" + part); });
+  expect_curve("valid/selection_score", [](const nlohmann::json& j) { return j.at("val_score"); });
+  expect_curve("valid/Non0_F1_score",
+               [](const nlohmann::json& j) { return j.at("val_complete").at("Non0_F1_score"); });
+  expect_curve("lr", [](const nlohmann::json& j) { return j.at("lr"); });
+  // The test metrics of every condition of the suite, once, at the last epoch.
+  const nlohmann::json results = nlohmann::json::parse(slurp(run + "/results.json"));
+  std::size_t test_tags = 0;
+  for (const auto& cond : results.at("conditions"))
+    for (const auto& [metric, value] : cond.at("metrics").items()) {
+      const std::string tag = "test/" + cond.at("name").get<std::string>() + "/" + metric;
+      ASSERT_TRUE(c.contains(tag)) << tag;
+      ASSERT_EQ(c[tag].size(), 1u) << tag;
+      EXPECT_EQ(c[tag][0][0].get<int64_t>(), kEpochs) << tag;
+      EXPECT_FLOAT_EQ(c[tag][0][1].get<float>(), value.get<float>()) << tag;
+      ++test_tags;
+    }
+  EXPECT_GT(test_tags, 20u);
+  // --no-tensorboard: no event files at all.
+  CliResult none = run_cli(train(dir_ + "/no_tensorboard", false) + " --no-tensorboard");
+  ASSERT_EQ(none.code, 0) << none.err;
+  EXPECT_FALSE(fs::exists(dir_ + "/no_tensorboard/seed_1111/tensorboard"));
+}
+
 TEST_F(Interrupt, ResumeAfterSigkillAtTwentySixPointsMatchesAnUninterruptedRun) {
   const std::string ref = dir_ + "/reference";
   CliResult r = run_cli(train(ref, false));
@@ -88,6 +152,7 @@ TEST_F(Interrupt, ResumeAfterSigkillAtTwentySixPointsMatchesAnUninterruptedRun) 
   const auto reference_metrics = metrics(ref + "/seed_1111");
   ASSERT_EQ(reference_metrics.size(), static_cast<std::size_t>(kEpochs));
   const std::size_t ckpt_size = fs::file_size(ref + "/seed_1111/checkpoint.pt");
+  const nlohmann::json reference_curves = curves(ref + "/seed_1111");
 
   // Each chain is one run directory killed again and again. A process resumed from epoch e's
   // checkpoint writes epoch e+1's as its first checkpoint, so "checkpoint.pt:2:..." kills one
@@ -132,6 +197,9 @@ TEST_F(Interrupt, ResumeAfterSigkillAtTwentySixPointsMatchesAnUninterruptedRun) 
     EXPECT_EQ(slurp(out + "/seed_1111/results.json"), reference);
     EXPECT_EQ(metrics(out + "/seed_1111"), reference_metrics);
     EXPECT_TRUE(fs::exists(out + "/report/report.md"));
+    if (!reference_curves.is_null()) {
+      EXPECT_EQ(curves(out + "/seed_1111"), reference_curves);
+    }
     for (const auto& f : test_util::list_files(out))
       EXPECT_NE(fs::path(f).extension(), ".tmp") << "temporary file left: " << f;
   }

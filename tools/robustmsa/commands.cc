@@ -165,7 +165,7 @@ Runner add_train(CLI::App& app) {
   struct Flags {
     ConfigFlags cfg;
     std::string model, out;
-    bool resume = false;
+    bool resume = false, no_tensorboard = false;
     int64_t nproc = 1;
   };
   auto f = std::make_shared<Flags>();
@@ -173,6 +173,8 @@ Runner add_train(CLI::App& app) {
   app.add_option("--model", f->model, "model name (see `robustmsa models`)");
   app.add_option("--out", f->out, "run directory; each seed goes to OUT/seed_<seed>");
   app.add_flag("--resume", f->resume, "continue interrupted runs from their checkpoint");
+  app.add_flag("--no-tensorboard", f->no_tensorboard,
+               "write no TensorBoard event files (default: OUT/seed_<seed>/tensorboard)");
   app.add_option("--nproc", f->nproc,
                  "data-parallel ranks to start on this machine (needs train.shards >= N; "
                  "see docs/scaling.md)");
@@ -194,6 +196,7 @@ Runner add_train(CLI::App& app) {
     RunOptions options;
     options.resume = f->resume;
     options.observer = &progress;
+    options.tensorboard = !f->no_tensorboard;
     std::vector<RunResult> results = train_seeds(cfg, *data, f->out, options);
     if (!is_main_process()) return;  // rank 0 reports
     ReportRequest req;
@@ -238,6 +241,7 @@ Runner add_compare(CLI::App& app) {
   struct Flags {
     ConfigFlags cfg;
     std::string models = "umdf", out, suite, discussion;
+    bool no_tensorboard = false;
     ReportedFlags reported;
   };
   auto f = std::make_shared<Flags>();
@@ -252,6 +256,8 @@ Runner add_compare(CLI::App& app) {
   app.add_option("--discussion", f->discussion,
                  "Markdown file shown as the report's Discussion section (your reading of the "
                  "results)");
+  app.add_flag("--no-tensorboard", f->no_tensorboard,
+               "write no TensorBoard event files (default: in every run directory)");
   f->reported.add(app);
   return [f] {
     if (f->cfg.help_config) return print_config_help(f->models);
@@ -281,6 +287,7 @@ Runner add_compare(CLI::App& app) {
     ProgressPrinter progress;
     RunOptions options;
     options.observer = &progress;
+    options.tensorboard = !f->no_tensorboard;
     std::vector<RunResult> results = run_compare(plan, *data, options);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::fprintf(stderr, "compare finished in %.0f s\n", secs);
