@@ -10,7 +10,7 @@ packages=(build-essential cmake ninja-build ccache pkg-config libtorch-dev libop
           nlohmann-json3-dev libcli11-dev libgtest-dev libbenchmark-dev libgloo-dev
           libutf8proc-dev libhdf5-dev gnuplot-nox python3 python3-pip python3-numpy
           iproute2 slurm-wlm  # ip netns and a one-node Slurm for the scale-out tests
-          python3-venv)  # venvs for the Python package's tests (scripts/test_torch2.sh)
+          python3-venv pybind11-dev)  # venvs for the Python package's tests (scripts/test_torch2.sh)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

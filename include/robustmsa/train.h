@@ -164,6 +164,48 @@ struct SweepRequest {
 };
 SweepPlan plan_sweep_request(const SweepRequest& request);
 
+// ---- the commands as the CLI runs them -------------------------------------------------------
+
+// train, compare and eval end with a report of their results, built and written to report_dir
+// (report.md, report.json, ...: report/report.h). `log` receives the lines the CLI prints to
+// stderr on the way (the data summary, timings), without a trailing newline; may be empty.
+using LogLine = std::function<void(const std::string& line)>;
+struct CommandResult {
+  std::vector<RunResult> results;  // one per run, in the order trained or evaluated
+  Report report;                   // empty on a data-parallel rank other than the main one
+  std::string report_dir;
+};
+
+// `train --model M --out RUN`: the configuration resolved from the layers (UsageError without
+// `out`, ConfigError for an unknown model key before any data is read), train.threads set, the
+// data loaded, train_seeds, the report in RUN/report.
+struct TrainRequest {
+  ConfigLayers layers;
+  std::string model;  // "" = the configuration's model
+  std::string out;
+};
+CommandResult train_command(const TrainRequest& request, const RunOptions& options,
+                            const LogLine& log = {});
+
+// `compare --models M --out DIR`: plan_compare, the report request checked before anything
+// trains (a discussion file that cannot be read, --reported against a synthetic file), the data
+// loaded once, run_compare, the report in DIR/report.
+struct CompareRequest {
+  ConfigLayers layers;
+  std::string models = "umdf";
+  std::string suite;  // "" = eval.suite
+  std::string out;
+  std::string discussion;    // Markdown file for the report's Discussion section
+  ReportedRequest reported;  // --reported DATASET [--reported-file FILE]
+};
+CommandResult compare_command(const CompareRequest& request, const RunOptions& options,
+                              const LogLine& log = {});
+
+// `eval --run RUN --suite S`: evaluate_runs (logging every run evaluated and every result file
+// kept because it differed), the report in RUN/report_<suite>.
+CommandResult eval_command(const EvalRequest& request, const RunOptions& options,
+                           const LogLine& log = {});
+
 // ---- errors ----------------------------------------------------------------------------------
 
 // How a command-line program reports an exception: the exit code (2 for UsageError and

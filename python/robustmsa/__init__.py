@@ -1,5 +1,6 @@
 """robustmsa from Python: the C++ core's reader, inspector, synthetic benchmark, missing-modality
-protocols and metrics, as the CLI has them (docs/python.md).
+protocols, metrics, training, evaluation, reports, prediction and trained models, as the CLI has
+them (docs/python.md).
 
     import robustmsa
     data = robustmsa.load("mosi_data.pkl")          # dict of NumPy arrays, nothing executed
@@ -7,6 +8,9 @@ protocols and metrics, as the CLI has them (docs/python.md).
     out = robustmsa.synth("synth.pkl", like="mosi", seed=7)
     masks = robustmsa.protocols.masks("synth.pkl", suite="paper", split="test")
     m = robustmsa.metrics.regression(pred, label)   # MMSA's names: Non0_F1_score, ...
+    r = robustmsa.train("synth.pkl", model="umdf", out="runs/umdf", seeds=[1111])
+    r = robustmsa.run("umdf", "synth.pkl", seeds=[1111, 1112])   # MMSA_run-style compare
+    model = robustmsa.load_model("runs/umdf/seed_1111")          # forward on torch.Tensors
 
 Every function calls the library function the command line calls; errors are the CLI's, raised as
 robustmsa.DataError, ConfigError, UsageError (all also ValueError) or RunError (also RuntimeError),
@@ -24,6 +28,19 @@ __version__ = _core.__version__
 torch_version = _core.torch_version
 
 from . import metrics, protocols  # noqa: E402  (they use _core)
+from .training import (  # noqa: E402
+    Model,
+    compare,
+    evaluate,
+    load_model,
+    models,
+    predict,
+    report,
+    resolved_config,
+    rows,
+    run,
+    train,
+)
 
 __all__ = [
     "ConfigError",
@@ -31,12 +48,23 @@ __all__ = [
     "Error",
     "RunError",
     "UsageError",
+    "Model",
+    "compare",
+    "evaluate",
     "inspect",
     "load",
+    "load_model",
     "metrics",
+    "models",
+    "predict",
     "protocols",
+    "report",
+    "resolved_config",
+    "rows",
+    "run",
     "synth",
     "torch_version",
+    "train",
 ]
 
 

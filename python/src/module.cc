@@ -20,6 +20,7 @@
 #include "data/dataset.h"
 #include "data/inspect.h"
 #include "data/protocol.h"
+#include "errors.h"
 #include "io/pickle.h"
 #include "metrics/metrics.h"
 #include "synth/synth.h"
@@ -32,54 +33,36 @@ namespace {
 
 // ---- exceptions -------------------------------------------------------------------------------
 
-struct Exceptions {
-  py::object error, data, config, usage, run;
-};
-Exceptions& exceptions() {
-  static Exceptions* e = new Exceptions();  // lives as long as the interpreter
-  return *e;
+ErrorTypes& error_types() {
+  static ErrorTypes types;  // the classes live as long as the interpreter
+  return types;
 }
 
-py::object new_exception(py::module_& m, const char* name, py::tuple bases, const char* doc) {
+PyObject* new_exception(py::module_& m, const char* name, py::tuple bases, const char* doc) {
   const std::string qualified = std::string("robustmsa.") + name;
   PyObject* type = PyErr_NewExceptionWithDoc(qualified.c_str(), doc, bases.ptr(), nullptr);
   if (type == nullptr) throw py::error_already_set();
-  py::object t = py::reinterpret_steal<py::object>(type);
-  m.attr(name) = t;
-  return t;
+  m.attr(name) = py::reinterpret_borrow<py::object>(type);  // the module holds a reference too
+  return type;                                              // kept: never released
 }
 
 void register_exceptions(py::module_& m) {
-  Exceptions& e = exceptions();
-  PyObject* exc = PyExc_Exception;
-  PyObject* value_error = PyExc_ValueError;
-  PyObject* runtime_error = PyExc_RuntimeError;
-  e.error = new_exception(m, "Error", py::make_tuple(py::handle(exc)),
-                          "Base of every error robustmsa raises.");
-  e.data = new_exception(m, "DataError", py::make_tuple(e.error, py::handle(value_error)),
+  ErrorTypes& e = error_types();
+  py::handle exc = PyExc_Exception, value_error = PyExc_ValueError,
+             runtime_error = PyExc_RuntimeError;
+  e.error = new_exception(m, "Error", py::make_tuple(exc), "Base of every error robustmsa raises.");
+  py::handle base = e.error;
+  e.data = new_exception(m, "DataError", py::make_tuple(base, value_error),
                          "A data file is malformed, hostile or inconsistent (the message names "
                          "the file and the key or byte offset).");
-  e.config = new_exception(m, "ConfigError", py::make_tuple(e.error, py::handle(value_error)),
+  e.config = new_exception(m, "ConfigError", py::make_tuple(base, value_error),
                            "An option has an unknown key, a wrong type or an impossible value.");
-  e.usage = new_exception(m, "UsageError", py::make_tuple(e.error, py::handle(value_error)),
+  e.usage = new_exception(m, "UsageError", py::make_tuple(base, value_error),
                           "A call is wrong (an unknown suite, condition or split name...).");
-  e.run = new_exception(m, "RunError", py::make_tuple(e.error, py::handle(runtime_error)),
+  e.run = new_exception(m, "RunError", py::make_tuple(base, runtime_error),
                         "A run failed at run time (an I/O failure while writing...).");
   py::register_exception_translator([](std::exception_ptr p) {
-    Exceptions& x = exceptions();
-    try {
-      if (p) std::rethrow_exception(p);
-    } catch (const DataError& err) {
-      PyErr_SetString(x.data.ptr(), err.what());
-    } catch (const ConfigError& err) {
-      PyErr_SetString(x.config.ptr(), err.what());
-    } catch (const UsageError& err) {
-      PyErr_SetString(x.usage.ptr(), err.what());
-    } catch (const RunError& err) {
-      PyErr_SetString(x.run.ptr(), err.what());
-    } catch (const Error& err) {
-      PyErr_SetString(x.error.ptr(), err.what());
-    }
+    if (p && !set_python_error(p, error_types())) std::rethrow_exception(p);
   });
 }
 

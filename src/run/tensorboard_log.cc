@@ -56,8 +56,8 @@ void TensorBoardLog::on_run_start(const RunStart& r) {
     for (const auto& record : history_) {
       const std::string where = str("history of '", r.run_dir, "'");
       if (!record.is_object() || !record.contains("epoch") || !record["epoch"].is_number_integer())
-        throw DataError(str(where, ": expected records with an integer \"epoch\", got ",
-                            record.dump()));
+        throw DataError(
+            str(where, ": expected records with an integer \"epoch\", got ", record.dump()));
       const int64_t epoch = record["epoch"].get<int64_t>();
       if (epoch > r.start_epoch) break;  // not part of the checkpoint's history
       for (const auto& [tag, value] : epoch_scalars(record, where))
@@ -100,7 +100,8 @@ void TensorBoardLog::on_test(const RunResult& r) {
   if (writer_) {
     std::map<std::string, double> scalars;
     for (const auto& c : r.conditions)
-      for (const auto& [metric, value] : c.metrics) scalars["test/" + c.name + "/" + metric] = value;
+      for (const auto& [metric, value] : c.metrics)
+        scalars["test/" + c.name + "/" + metric] = value;
     write(std::max<int64_t>(last_epoch_, 1), scalars);
   }
   if (next_) next_->on_test(r);

@@ -12,9 +12,9 @@
 //   test/<condition>/<metric>     the selected weights on every suite condition, at the last epoch
 //
 // A resumed run (RunStart::start_epoch > 0) opens a new event file, marks a restart at step 1 and
-// writes the checkpoint's history (set_history: the records metrics.jsonl is written from) again, so that TensorBoard
-// shows exactly the checkpoint's history followed by the resumed epochs (docs/python.md,
-// "TensorBoard event files").
+// writes the checkpoint's history (set_history: the records metrics.jsonl is written from) again,
+// so that TensorBoard shows exactly the checkpoint's history followed by the resumed epochs
+// (docs/python.md, "TensorBoard event files").
 #pragma once
 
 #include <cstdint>
@@ -33,7 +33,8 @@ namespace robustmsa {
 // The per-epoch scalars of one metrics.jsonl record (train_<part>, val_complete, val_score, lr,
 // samples_per_s) under the tags above. DataError naming `source` for a record that is not an
 // object of numbers where numbers are expected.
-std::map<std::string, double> epoch_scalars(const nlohmann::json& record, const std::string& source);
+std::map<std::string, double> epoch_scalars(const nlohmann::json& record,
+                                            const std::string& source);
 
 class TensorBoardLog : public FitObserver {
  public:

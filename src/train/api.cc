@@ -197,6 +197,93 @@ EvalOutcome evaluate_runs(const EvalRequest& request, const RunOptions& options,
   return out;
 }
 
+// ---- the commands as the CLI runs them -------------------------------------------------------
+
+namespace {
+
+void say(const LogLine& log, const std::string& line) {
+  if (log) log(line);
+}
+
+// The report of `results` into `request.out_dir`, on the main process only.
+CommandResult reported_outcome(std::vector<RunResult> results, const ReportRequest& request) {
+  CommandResult out;
+  out.report_dir = request.out_dir;
+  if (is_main_process()) out.report = report_results(results, request);
+  out.results = std::move(results);
+  return out;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+CommandResult train_command(const TrainRequest& request, const RunOptions& options,
+                            const LogLine& log) {
+  ExperimentConfig cfg = resolve_config(request.layers, request.model);
+  if (request.out.empty()) throw UsageError("train: --out RUN is required");
+  check_config(cfg);  // unknown model keys fail before any data is read
+  check_device(options);
+  const int threads = set_threads(cfg.train.threads);
+  std::shared_ptr<PreparedData> data = load_data(cfg.data);
+  const DataSummary d = summarize(*data);
+  say(log, str("data ", cfg.data.path, ": ", d.samples[0], "/", d.samples[1], "/", d.samples[2],
+               " samples, ", d.task, ", threads ", threads));
+  std::vector<RunResult> results = train_seeds(cfg, *data, request.out, options);
+  ReportRequest req;
+  req.out_dir = report_dir(request.out);
+  req.data_path = cfg.data.path;
+  return reported_outcome(std::move(results), req);
+}
+
+CommandResult compare_command(const CompareRequest& request, const RunOptions& options,
+                              const LogLine& log) {
+  ReportRequest req;
+  req.out_dir = report_dir(request.out);
+  req.discussion_path = request.discussion;
+  req.reported = request.reported;
+  check_report_request(req);  // a bad discussion path or --reported fails before training
+  ComparePlan plan = plan_compare(request.models, request.layers, request.suite, request.out);
+  check_device(options);
+  const ExperimentConfig& first = plan.configs.front();
+  // --reported: a synthetic file, another suite or a bad numbers file fail before the data is
+  // read, a task that is not the dataset's before any training.
+  if (req.reported.on()) {
+    for (const auto& c : plan.configs) req.reported.load(c.eval.suite, "", {c.data.path});
+  }
+  const int threads = set_threads(first.train.threads);
+  std::shared_ptr<PreparedData> data = load_data(first.data);
+  if (req.reported.on())
+    req.reported.load(first.eval.suite, summarize(*data).task, {first.data.path});
+  say(log, str("compare: ", plan.variants.size(), " variant(s) x ", first.train.seeds.size(),
+               " seed(s) on ", first.data.path, " (threads ", threads, ")"));
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<RunResult> results = run_compare(plan, *data, options);
+  say(log, str("compare finished in ", static_cast<int64_t>(seconds_since(t0) + 0.5), " s"));
+  req.data_path = first.data.path;
+  return reported_outcome(std::move(results), req);
+}
+
+CommandResult eval_command(const EvalRequest& request, const RunOptions& options,
+                           const LogLine& log) {
+  suite_named(request.suite);  // an unknown suite fails before anything is read
+  EvalOutcome out = evaluate_runs(request, options, [&log](const EvaluatedRun& r) {
+    if (r.written.kept_old) {
+      const std::string old = r.written.path.substr(0, r.written.path.size() - 4);
+      say(log, str("note: ", old, " differs from this evaluation; kept the old file, wrote ",
+                   r.written.path));
+    }
+    say(log, str("evaluated ", r.dir, " (", r.variant, " seed ", r.seed, ") on ", r.conditions,
+                 " conditions"));
+  });
+  ReportRequest req;
+  req.out_dir = out.report_dir;
+  req.data_path = out.data_path;
+  return reported_outcome(std::move(out.results), req);
+}
+
 nlohmann::json predict_run(const PredictRequest& request, const RunOptions& options) {
   check_device(options);
   std::vector<std::string> runs = find_runs(request.run);

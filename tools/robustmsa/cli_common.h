@@ -32,7 +32,7 @@ void print_config_help(const std::string& models);
 void print_report(const Report& report, const std::string& out_dir);
 // Prints a sweep's reports (one per dataset and suite) and its missing cells.
 void print_sweep_report(const SweepReport& report);
-// Builds, writes and prints the report of one suite's results.
-void report_and_print(const std::vector<RunResult>& results, const ReportRequest& request);
+// Prints one line of a command's log (robustmsa::LogLine) to stderr.
+void log_line(const std::string& line);
 
 }  // namespace robustmsa::cli

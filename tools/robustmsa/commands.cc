@@ -50,9 +50,7 @@ void print_report(const Report& report, const std::string& out_dir) {
   std::cout << "\nreport written to " << out_dir << "/report.md\n";
 }
 
-void report_and_print(const std::vector<RunResult>& results, const ReportRequest& request) {
-  print_report(report_results(results, request), request.out_dir);
-}
+void log_line(const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); }
 
 // --help-config: every configuration key, with the options of each model in `models` (a
 // --models list, or one model name).
@@ -181,28 +179,20 @@ Runner add_train(CLI::App& app) {
   return [f] {
     if (f->cfg.help_config)
       return print_config_help(f->model.empty() ? resolve_config(f->cfg.layers).model : f->model);
-    ExperimentConfig cfg = resolve_config(f->cfg.layers, f->model);
-    if (f->cfg.dump) return print_config(cfg);
-    if (f->out.empty()) throw UsageError("train: --out RUN is required");
-    check_config(cfg);  // unknown model keys fail before any data is read
-    if (f->nproc != 1) return train_local_ranks(cfg, f->nproc);  // N ranks over Gloo on loopback
-    const int threads = set_threads(cfg.train.threads);
-    std::shared_ptr<PreparedData> data = load_data(cfg.data);
-    const DataSummary d = summarize(*data);
-    std::fprintf(stderr, "data %s: %ld/%ld/%ld samples, %s, threads %d\n", cfg.data.path.c_str(),
-                 static_cast<long>(d.samples[0]), static_cast<long>(d.samples[1]),
-                 static_cast<long>(d.samples[2]), d.task.c_str(), threads);
+    if (f->cfg.dump) return print_config(resolve_config(f->cfg.layers, f->model));
+    if (f->nproc != 1) {  // N ranks over Gloo on loopback, each running this command again
+      ExperimentConfig cfg = resolve_config(f->cfg.layers, f->model);
+      if (f->out.empty()) throw UsageError("train: --out RUN is required");
+      check_config(cfg);
+      return train_local_ranks(cfg, f->nproc);
+    }
     ProgressPrinter progress;
     RunOptions options;
     options.resume = f->resume;
     options.observer = &progress;
     options.tensorboard = !f->no_tensorboard;
-    std::vector<RunResult> results = train_seeds(cfg, *data, f->out, options);
-    if (!is_main_process()) return;  // rank 0 reports
-    ReportRequest req;
-    req.out_dir = report_dir(f->out);
-    req.data_path = cfg.data.path;
-    report_and_print(results, req);
+    CommandResult done = train_command({f->cfg.layers, f->model, f->out}, options, log_line);
+    if (is_main_process()) print_report(done.report, done.report_dir);  // rank 0 reports
   };
 }
 
@@ -219,21 +209,9 @@ Runner add_eval(CLI::App& app) {
   app.add_option("--mask-seed", f->req.mask_seed, "evaluation mask seed (default: the run's)");
   app.add_option("--threads", f->threads, "intra-op threads (0 = all cores)");
   return [f] {
-    suite_named(f->req.suite);  // an unknown suite fails before anything is read
     set_threads(f->threads);
-    EvalOutcome out = evaluate_runs(f->req, RunOptions{}, [](const EvaluatedRun& r) {
-      if (r.written.kept_old) {
-        const std::string old = r.written.path.substr(0, r.written.path.size() - 4);
-        std::fprintf(stderr, "note: %s differs from this evaluation; kept the old file, wrote %s\n",
-                     old.c_str(), r.written.path.c_str());
-      }
-      std::fprintf(stderr, "evaluated %s (%s seed %ld) on %zu conditions\n", r.dir.c_str(),
-                   r.variant.c_str(), static_cast<long>(r.seed), r.conditions);
-    });
-    ReportRequest req;
-    req.out_dir = out.report_dir;
-    req.data_path = out.data_path;
-    report_and_print(out.results, req);
+    CommandResult done = eval_command(f->req, RunOptions{}, log_line);
+    print_report(done.report, done.report_dir);
   };
 }
 
@@ -261,39 +239,19 @@ Runner add_compare(CLI::App& app) {
   f->reported.add(app);
   return [f] {
     if (f->cfg.help_config) return print_config_help(f->models);
-    ReportRequest req;
-    req.out_dir = report_dir(f->out);
-    req.discussion_path = f->discussion;
-    req.reported = f->reported.request;
-    check_report_request(req);  // a bad discussion path or --reported fails before training
-    ComparePlan plan = plan_compare(f->models, f->cfg.layers, f->suite, f->out);
     if (f->cfg.dump) {
-      for (const auto& c : plan.configs) print_config(c);
+      for (const auto& c : plan_compare(f->models, f->cfg.layers, f->suite, f->out).configs)
+        print_config(c);
       return;
     }
-    const ExperimentConfig& first = plan.configs.front();
-    // --reported: a synthetic file, another suite or a bad numbers file fail before the data is
-    // read, a task that is not the dataset's before any training.
-    if (req.reported.on()) {
-      for (const auto& c : plan.configs) req.reported.load(c.eval.suite, "", {c.data.path});
-    }
-    const int threads = set_threads(first.train.threads);
-    std::shared_ptr<PreparedData> data = load_data(first.data);
-    if (req.reported.on())
-      req.reported.load(first.eval.suite, summarize(*data).task, {first.data.path});
-    std::fprintf(stderr, "compare: %zu variant(s) x %zu seed(s) on %s (threads %d)\n",
-                 plan.variants.size(), first.train.seeds.size(), first.data.path.c_str(), threads);
-    auto t0 = std::chrono::steady_clock::now();
     ProgressPrinter progress;
     RunOptions options;
     options.observer = &progress;
     options.tensorboard = !f->no_tensorboard;
-    std::vector<RunResult> results = run_compare(plan, *data, options);
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::fprintf(stderr, "compare finished in %.0f s\n", secs);
-    if (!is_main_process()) return;  // rank 0 reports
-    req.data_path = first.data.path;
-    report_and_print(results, req);
+    CommandResult done = compare_command(
+        {f->cfg.layers, f->models, f->suite, f->out, f->discussion, f->reported.request}, options,
+        log_line);
+    if (is_main_process()) print_report(done.report, done.report_dir);  // rank 0 reports
   };
 }
 
