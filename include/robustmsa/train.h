@@ -184,6 +184,9 @@ struct TrainRequest {
   std::string model;  // "" = the configuration's model
   std::string out;
 };
+// The configuration train_command trains (UsageError without `out`, ConfigError for a bad key):
+// also what `train --nproc N` hands to train_local_ranks.
+ExperimentConfig train_config(const TrainRequest& request);
 CommandResult train_command(const TrainRequest& request, const RunOptions& options,
                             const LogLine& log = {});
 

@@ -98,17 +98,6 @@ def _layers(data, config, set, seeds, threads, text_encoder, finetune_text):
 # ---- progress ---------------------------------------------------------------------------------
 
 
-def _clock(seconds):
-    if seconds is None or seconds != seconds or seconds < 0:
-        return "?"
-    t = int(seconds + 0.5)
-    if t >= 3600:
-        return f"{t // 3600}h{t // 60 % 60:02d}m"
-    if t >= 60:
-        return f"{t // 60}m{t % 60:02d}s"
-    return f"{t}s"
-
-
 class _Progress:
     """The CLI's progress in Python: a tqdm bar per run (when tqdm is installed) and the CLI's
     line per epoch, early stop, finished run and log line, on stderr."""
@@ -135,11 +124,8 @@ class _Progress:
             self.bar = None
 
     def __call__(self, event, info):
-        if event == "log":
-            self.write(info["line"])
-        elif event == "finished_run":
-            self.write(f"{info['variant']} seed {info['seed']}: already finished, "
-                       f"reading {info['results_path']}")
+        if event in ("log", "finished_run", "epoch_end", "early_stop"):
+            self.write(info["line"])  # the CLI's line (run/progress_text.h)
         elif event == "run_start":
             self.close()
             self.steps = info["steps_per_epoch"]
@@ -153,16 +139,6 @@ class _Progress:
                 self.bar.n = (info["epoch"] - 1) * self.steps + info["step"]
                 self.bar.set_postfix(loss=f"{info['loss']:.4f}", refresh=False)
                 self.bar.refresh()
-        elif event == "epoch_end":
-            e = info
-            self.write(f"{e['variant']} seed {e['seed']} epoch {e['epoch']}/{e['epochs']} "
-                       f"loss {e['train_loss'].get('loss', 0.0):.4f} val {e['val_score']:.4f}"
-                       f"{' *' if e['improved'] else ''} (best {e['best_score']:.4f} "
-                       f"@{e['best_epoch']}) {e['samples_per_s']:.0f} samples/s "
-                       f"ETA {_clock(e['eta_seconds'])}")
-        elif event == "early_stop":
-            self.write(f"{info['variant']} seed {info['seed']}: early stop, no validation "
-                       f"improvement for {info['patience']} epochs")
         elif event == "test":
             self.close()
 

@@ -22,6 +22,7 @@
 #include "data/protocol.h"
 #include "errors.h"
 #include "io/pickle.h"
+#include "json_bridge.h"
 #include "metrics/metrics.h"
 #include "synth/synth.h"
 #include "util/error.h"
@@ -67,11 +68,6 @@ void register_exceptions(py::module_& m) {
 }
 
 // ---- pickle values -> Python objects ----------------------------------------------------------
-
-py::object json_to_python(const nlohmann::json& j) {
-  static py::object* loads = new py::object(py::module_::import("json").attr("loads"));
-  return (*loads)(j.dump());
-}
 
 py::dtype numpy_dtype(pickle::DType d) { return py::dtype(std::string(pickle::dtype_name(d))); }
 

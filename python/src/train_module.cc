@@ -18,7 +18,9 @@
 #include <vector>
 
 #include "errors.h"
+#include "json_bridge.h"
 #include "robustmsa/train.h"
+#include "run/progress_text.h"
 #include "train/predict_input.h"
 #include "train/tensors.h"
 #include "train/trainer.h"
@@ -119,8 +121,10 @@ class Forwarder : public FitObserver {
                        {"train_samples", e.train_samples}});
   }
   void on_finished_run(const FinishedRun& e) override {
-    send("finished_run",
-         {{"variant", e.variant}, {"seed", e.seed}, {"results_path", e.results_path}});
+    send("finished_run", {{"variant", e.variant},
+                          {"seed", e.seed},
+                          {"results_path", e.results_path},
+                          {"line", progress_line(e)}});
   }
   void on_epoch_start(const EpochStart& e) override {
     send("epoch_start", {{"variant", e.variant},
@@ -156,11 +160,15 @@ class Forwarder : public FitObserver {
                        {"train_seconds", e.train_seconds},
                        {"epoch_seconds", e.epoch_seconds},
                        {"samples_per_s", e.samples_per_s},
-                       {"eta_seconds", e.eta_seconds}});
+                       {"eta_seconds", e.eta_seconds},
+                       {"line", progress_line(e)}});
   }
   void on_early_stop(const EarlyStop& e) override {
-    send("early_stop",
-         {{"variant", e.variant}, {"seed", e.seed}, {"epoch", e.epoch}, {"patience", e.patience}});
+    send("early_stop", {{"variant", e.variant},
+                        {"seed", e.seed},
+                        {"epoch", e.epoch},
+                        {"patience", e.patience},
+                        {"line", progress_line(e)}});
   }
   void on_test(const RunResult& r) override { send("test", results_to_json(r)); }
   void log(const std::string& line) { send("log", {{"line", line}}); }
@@ -170,8 +178,7 @@ class Forwarder : public FitObserver {
     py::gil_scoped_acquire gil;
     if (PyErr_CheckSignals() != 0) throw py::error_already_set();
     if (callback_.is_none()) return;
-    static py::object* loads = new py::object(py::module_::import("json").attr("loads"));
-    callback_(name, (*loads)(info.dump()));
+    callback_(name, json_to_python(info));
   }
   py::object callback_;
 };

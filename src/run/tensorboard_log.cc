@@ -53,8 +53,8 @@ void TensorBoardLog::on_run_start(const RunStart& r) {
     // The checkpoint's history again, after a restart mark that hides what a killed process
     // wrote past its last checkpoint.
     writer_->restart_at(1);
+    const std::string where = str("history of '", r.run_dir, "'");
     for (const auto& record : history_) {
-      const std::string where = str("history of '", r.run_dir, "'");
       if (!record.is_object() || !record.contains("epoch") || !record["epoch"].is_number_integer())
         throw DataError(
             str(where, ": expected records with an integer \"epoch\", got ", record.dump()));

@@ -220,11 +220,16 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace
 
-CommandResult train_command(const TrainRequest& request, const RunOptions& options,
-                            const LogLine& log) {
+ExperimentConfig train_config(const TrainRequest& request) {
   ExperimentConfig cfg = resolve_config(request.layers, request.model);
   if (request.out.empty()) throw UsageError("train: --out RUN is required");
   check_config(cfg);  // unknown model keys fail before any data is read
+  return cfg;
+}
+
+CommandResult train_command(const TrainRequest& request, const RunOptions& options,
+                            const LogLine& log) {
+  const ExperimentConfig cfg = train_config(request);
   check_device(options);
   const int threads = set_threads(cfg.train.threads);
   std::shared_ptr<PreparedData> data = load_data(cfg.data);

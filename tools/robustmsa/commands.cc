@@ -180,18 +180,15 @@ Runner add_train(CLI::App& app) {
     if (f->cfg.help_config)
       return print_config_help(f->model.empty() ? resolve_config(f->cfg.layers).model : f->model);
     if (f->cfg.dump) return print_config(resolve_config(f->cfg.layers, f->model));
-    if (f->nproc != 1) {  // N ranks over Gloo on loopback, each running this command again
-      ExperimentConfig cfg = resolve_config(f->cfg.layers, f->model);
-      if (f->out.empty()) throw UsageError("train: --out RUN is required");
-      check_config(cfg);
-      return train_local_ranks(cfg, f->nproc);
-    }
+    const TrainRequest request{f->cfg.layers, f->model, f->out};
+    // N ranks over Gloo on loopback, each running this command again.
+    if (f->nproc != 1) return train_local_ranks(train_config(request), f->nproc);
     ProgressPrinter progress;
     RunOptions options;
     options.resume = f->resume;
     options.observer = &progress;
     options.tensorboard = !f->no_tensorboard;
-    CommandResult done = train_command({f->cfg.layers, f->model, f->out}, options, log_line);
+    CommandResult done = train_command(request, options, log_line);
     if (is_main_process()) print_report(done.report, done.report_dir);  // rank 0 reports
   };
 }
