@@ -93,6 +93,19 @@ struct EarlyStop {
   int64_t patience = 0;  // train.patience
 };
 
+// The progress lines of these events, as the CLI prints them on stderr and the Python package
+// shows them (one text for both front ends; src/run/progress_text.cc), e.g.
+//   "umdf seed 1111 epoch 3/50 loss 0.8123 val 0.7012 * (best 0.7012 @3) 5120 samples/s ETA 2m10s"
+//   "umdf seed 1111 epoch 1/50 step 4/9 loss 0.9000 800 samples/s"        (the live step counter)
+//   "umdf seed 1111: early stop, no validation improvement for 10 epochs"
+//   "umdf seed 1111: already finished, reading RUN/results.json"
+std::string progress_line(const EpochEnd& e);
+std::string progress_line(const StepProgress& s);
+std::string progress_line(const EarlyStop& e);
+std::string progress_line(const FinishedRun& r);
+// "42s", "3m05s", "1h02m"; "?" for a negative or non-finite time.
+std::string format_seconds(double seconds);
+
 class FitObserver {
  public:
   virtual ~FitObserver() = default;

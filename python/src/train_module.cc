@@ -20,7 +20,6 @@
 #include "errors.h"
 #include "json_bridge.h"
 #include "robustmsa/train.h"
-#include "run/progress_text.h"
 #include "train/predict_input.h"
 #include "train/tensors.h"
 #include "train/trainer.h"

@@ -1,4 +1,4 @@
-#include "run/progress_text.h"
+#include "robustmsa/observer.h"
 
 #include <algorithm>
 #include <cmath>

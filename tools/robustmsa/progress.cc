@@ -4,7 +4,6 @@
 
 #include <cstdio>
 
-#include "run/progress_text.h"
 
 namespace robustmsa::cli {
 
