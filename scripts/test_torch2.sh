@@ -45,9 +45,13 @@ prefix=$("$venv/bin/python" -c 'import torch; print(torch.utils.cmake_prefix_pat
   true)
 
 if [[ $what == all || $what == cpp ]]; then
+  # One build for the C++ suite and the Python modules (ROBUSTMSA_PYTHON): `pip install .` below
+  # reuses it instead of compiling the library a second time.
+  "$venv/bin/pip" install --quiet "pybind11>=2.10"
   step "configure build-torch2 against torch $torch_version"
   cmake -S . -B build-torch2 -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
-    -DROBUSTMSA_BUILD_BENCHMARKS=OFF >/dev/null
+    -DROBUSTMSA_BUILD_BENCHMARKS=OFF -DROBUSTMSA_PYTHON=ON -DPython_EXECUTABLE="$venv/bin/python" \
+    -Dpybind11_DIR="$("$venv/bin/python" -m pybind11 --cmakedir)" >/dev/null
   step "build"
   cmake --build build-torch2 -j "$jobs"
   step "C++ suite"
@@ -59,9 +63,17 @@ if [[ $what == all || $what == python ]]; then
   # The CLI the pytest suite compares with: this torch's build when there is one.
   cli=$root/build-torch2/robustmsa
   [[ -x $cli ]] || cli=$root/build/robustmsa
-  step "pip install . (torch $torch_version)"
-  "$venv/bin/pip" install --quiet "$root"
-  "$venv/bin/pip" install --quiet pytest scikit-learn tensorboard
+  # With build-torch2 made by the cpp step for this venv's torch, scikit-build-core configures and
+  # builds in it (the tests stay on: -C overrides pyproject.toml's define), so only what changed
+  # is compiled; otherwise it builds in a fresh directory of its own.
+  reuse=()
+  if grep -qs "^ROBUSTMSA_PYTHON:BOOL=ON" build-torch2/CMakeCache.txt &&
+     grep -qs "^Python_EXECUTABLE:.*=$venv/bin/python$" build-torch2/CMakeCache.txt; then
+    reuse=(-Cbuild-dir="$root/build-torch2" -Ccmake.define.ROBUSTMSA_BUILD_TESTS=ON)
+  fi
+  step "pip install . (torch $torch_version${reuse:+, in build-torch2})"
+  "$venv/bin/pip" install --quiet "${reuse[@]}" "$root"
+  "$venv/bin/pip" install --quiet pytest scikit-learn tensorboard tqdm
   step "pytest (torch $torch_version)"
   (cd "$root" && ROBUSTMSA_BIN=$cli "$venv/bin/python" -m pytest -q tests/python)
 fi
@@ -78,7 +90,8 @@ if [[ $what != cpp ]]; then
     [[ -x $cli ]] || cli=$root/build-torch2/robustmsa
     step "pip install . (Debian's torch $deb_version)"
     "$debian_venv/bin/pip" install --quiet "$root"
-    "$debian_venv/bin/pip" install --quiet pytest scikit-learn tensorboard
+    # Debian's torch 1.13 was built against NumPy 1.x and cannot exchange arrays with NumPy 2.
+    "$debian_venv/bin/pip" install --quiet "numpy<2" pytest scikit-learn tensorboard tqdm
     step "pytest (Debian's torch $deb_version)"
     (cd "$root" && ROBUSTMSA_BIN=$cli "$debian_venv/bin/python" -m pytest -q tests/python)
   else

@@ -222,4 +222,9 @@ struct ErrorReport {
 };
 ErrorReport describe_error(const std::exception& error);
 
+// What `robustmsa --version` prints: the version, the LibTorch and C++ standard it was built
+// with, and the attention kernel CPU float32 runs use (nn/layers.h), e.g.
+// "robustmsa 0.1.0\nLibTorch 1.13.1, C++17\nCPU attention: robustmsa's fused kernel (AVX2 + FMA)".
+std::string build_info();
+
 }  // namespace robustmsa

@@ -512,6 +512,8 @@ void check_dropout(double dropout) {
 
 }  // namespace
 
+bool fused_attention_uses_avx2() { return use_avx2(); }
+
 uint64_t fused_attention_draw_seed() {
   auto gen = at::detail::getDefaultCPUGenerator();
   std::lock_guard<std::mutex> lock(gen.mutex());

@@ -39,6 +39,10 @@ torch::Tensor fused_attention_with_seed(const torch::Tensor& q, const torch::Ten
                                         const torch::Tensor& v, const torch::Tensor& allowed,
                                         double scale, double dropout, uint64_t seed);
 
+// Whether the kernels run their AVX2 + FMA versions (the CPU has both and ROBUSTMSA_NO_AVX2 is
+// unset or "0"); otherwise the generic ones.
+bool fused_attention_uses_avx2();
+
 // One 64-bit draw from torch's default CPU generator (under its mutex).
 uint64_t fused_attention_draw_seed();
 

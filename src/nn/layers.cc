@@ -26,7 +26,18 @@ torch::nn::Linear xavier_linear(int64_t in, int64_t out) {
   return linear;
 }
 
+// LibTorch 1.13 has no fused attention: on CPU float32 MaskedAttention uses ours (see
+// nn/fused_attention.h), which never materialises the (B, H, Tq, Tk) maps and already outputs 0
+// for keyless rows. LibTorch 2.x has at::scaled_dot_product_attention for every device.
+constexpr bool kOwnCpuKernel = TORCH_VERSION_MAJOR < 2;
+
 }  // namespace
+
+std::string cpu_attention_kernel() {
+  if (!kOwnCpuKernel) return "LibTorch's scaled_dot_product_attention";
+  return std::string("robustmsa's fused kernel (") +
+         (fused_attention_uses_avx2() ? "AVX2 + FMA" : "generic") + ")";
+}
 
 torch::Tensor sinusoidal_positions(int64_t length, int64_t dim,
                                    const torch::TensorOptions& options) {
@@ -104,13 +115,7 @@ torch::Tensor MaskedAttentionImpl::forward(const torch::Tensor& query, const tor
     allowed = allowed & (j <= i + shift).view({1, 1, tq, tk});  // (B, 1, Tq, Tk)
   }
   torch::Tensor out;
-#if TORCH_VERSION_MAJOR < 2
-  // LibTorch 1.13 has no fused attention: on CPU float32 use ours (see nn/fused_attention.h),
-  // which never materialises the (B, H, Tq, Tk) maps and already outputs 0 for keyless rows.
-  const bool fused = q.device().is_cpu() && q.scalar_type() == torch::kFloat32;
-#else
-  const bool fused = false;
-#endif
+  const bool fused = kOwnCpuKernel && q.device().is_cpu() && q.scalar_type() == torch::kFloat32;
   if (fused) {
     out = fused_attention(q, k, v, allowed.to(torch::kBool), scale, dropout_,
                           is_training());  // (B, H, Tq, dh)

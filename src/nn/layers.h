@@ -181,4 +181,8 @@ TORCH_MODULE(ResidualHead);
 // length below 1.
 void check_input_spec(const InputSpec& spec, const std::string& model);
 
+// Which attention MaskedAttention computes for CPU float32 in this build: robustmsa's fused
+// kernel on LibTorch 1.x (naming its instruction set), LibTorch's own on 2.x.
+std::string cpu_attention_kernel();
+
 }  // namespace robustmsa

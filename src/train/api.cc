@@ -1,6 +1,7 @@
 // The training API of include/robustmsa/train.h: what each command of the tool does, as
 // library calls.
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include <algorithm>
 #include <chrono>
@@ -9,6 +10,7 @@
 #include <thread>
 
 #include "io/pickle_write.h"
+#include "nn/layers.h"
 #include "robustmsa/train.h"
 #include "text/label_csv.h"
 #include "train/distributed.h"
@@ -428,6 +430,11 @@ SweepPlan plan_sweep_request(const SweepRequest& request) {
   SweepPlan plan = plan_sweep(grid);
   write_sweep_plan(plan);
   return plan;
+}
+
+std::string build_info() {
+  return str("robustmsa ", ROBUSTMSA_VERSION, "\nLibTorch ", TORCH_VERSION, ", C++", __cplusplus / 100 % 100,
+             "\nCPU attention: ", cpu_attention_kernel());
 }
 
 }  // namespace robustmsa

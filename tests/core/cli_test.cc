@@ -56,7 +56,13 @@ std::string Cli::data_;
 
 TEST_F(Cli, HelpAndUsageErrors) {
   EXPECT_EQ(run("--help").code, 0);
-  Result r = run("no-such-command");
+  // --version: the version, the LibTorch it was built with, the CPU attention kernel.
+  Result r = run("--version");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(r.output.rfind("robustmsa ", 0), 0u) << r.output;
+  EXPECT_NE(r.output.find("\nLibTorch "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\nCPU attention: "), std::string::npos) << r.output;
+  r = run("no-such-command");
   EXPECT_EQ(r.code, 2) << r.output;
   r = run("train --data " + data_ + " --model nosuchmodel --out " + (dir_ / "x").string());
   EXPECT_EQ(r.code, 2);

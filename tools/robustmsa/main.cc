@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
       "robustmsa: multimodal sentiment analysis that stays accurate when modalities go "
       "missing (UMDF and baselines, on LibTorch)"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "robustmsa 0.1.0");
+  app.set_version_flag("--version", robustmsa::build_info());
   using robustmsa::cli::Runner;
   std::map<CLI::App*, Runner> runners;
   auto add = [&](const char* name, const char* help, Runner (*reg)(CLI::App&)) {
