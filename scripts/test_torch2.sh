@@ -6,9 +6,10 @@
 #           and runs the C++ suite there;
 #   python  `pip install .` into the torch 2.x venv and into a venv on Debian's python3-torch 1.13
 #           (--system-site-packages), then the pytest suite in each;
-#   debian  the Debian half of `python` only: no torch 2.x download (what CI runs by default).
+#   debian  the Debian half of `python` only: no torch 2.x download;
+#   ci      what .ci/run runs after `debian`: `cpp` and the torch 2.x half of `python`.
 #
-# Usage: scripts/test_torch2.sh [all|cpp|python|debian]        (default all)
+# Usage: scripts/test_torch2.sh [all|cpp|python|debian|ci]     (default all)
 # Environment (the venvs live outside the checkout and are reused when present):
 #   ROBUSTMSA_TORCH2_VENV   default ~/.cache/robustmsa/venv-torch2
 #   ROBUSTMSA_TORCH_SPEC    default torch==2.15.0 (the full wheel set: about 3.0 GB to download)
@@ -18,9 +19,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
 case "$what" in
-  all | cpp | python | debian) ;;
-  *) echo "usage: $0 [all|cpp|python|debian]" >&2; exit 2 ;;
+  all | cpp | python | debian | ci) ;;
+  *) echo "usage: $0 [all|cpp|python|debian|ci]" >&2; exit 2 ;;
 esac
+debian=1
+if [[ $what == ci ]]; then
+  what=all
+  debian=0  # .ci/run runs the Debian half by itself, first
+fi
 root=$PWD
 venv=${ROBUSTMSA_TORCH2_VENV:-$HOME/.cache/robustmsa/venv-torch2}
 spec=${ROBUSTMSA_TORCH_SPEC:-torch==2.15.0}
@@ -78,7 +84,7 @@ if [[ $what == all || $what == python ]]; then
   (cd "$root" && ROBUSTMSA_BIN=$cli "$venv/bin/python" -m pytest -q tests/python)
 fi
 
-if [[ $what != cpp ]]; then
+if [[ $what != cpp && $debian == 1 ]]; then
   if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
     if ! "$debian_venv/bin/python" -c 'import torch' 2>/dev/null; then
       rm -rf "$debian_venv"
