@@ -7,9 +7,10 @@
 #   python  `pip install .` into the torch 2.x venv and into a venv on Debian's python3-torch 1.13
 #           (--system-site-packages), then the pytest suite in each;
 #   debian  the Debian half of `python` only: no torch 2.x download;
-#   ci      what .ci/run runs after `debian`: `cpp` and the torch 2.x half of `python`.
+#   ci      what .ci/run runs after `debian`: `cpp` and the torch 2.x half of `python`;
+#   venv    only make the torch 2.x venv (.ci/run starts this first, in the background).
 #
-# Usage: scripts/test_torch2.sh [all|cpp|python|debian|ci]     (default all)
+# Usage: scripts/test_torch2.sh [all|cpp|python|debian|ci|venv]     (default all)
 # Environment (the venvs live outside the checkout and are reused when present):
 #   ROBUSTMSA_TORCH2_VENV   default ~/.cache/robustmsa/venv-torch2
 #   ROBUSTMSA_TORCH_SPEC    default torch==2.15.0 (the full wheel set: about 3.0 GB to download)
@@ -19,8 +20,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
 case "$what" in
-  all | cpp | python | debian | ci) ;;
-  *) echo "usage: $0 [all|cpp|python|debian|ci]" >&2; exit 2 ;;
+  all | cpp | python | debian | ci | venv) ;;
+  *) echo "usage: $0 [all|cpp|python|debian|ci|venv]" >&2; exit 2 ;;
 esac
 debian=1
 if [[ $what == ci ]]; then
@@ -45,6 +46,11 @@ if [[ $what != debian ]] && ! "$venv/bin/python" -c 'import torch' 2>/dev/null; 
   mkdir -p "$(dirname "$venv")"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet "$spec"
+fi
+if [[ $what == venv ]]; then
+  "$venv/bin/pip" install --quiet "pybind11>=2.10" pytest scikit-learn tensorboard tqdm
+  step "venv ready: torch $("$venv/bin/python" -c 'import torch; print(torch.__version__)')"
+  exit 0
 fi
 torch_version=$("$venv/bin/python" -c 'import torch; print(torch.__version__)' 2>/dev/null || true)
 prefix=$("$venv/bin/python" -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null ||

@@ -310,9 +310,15 @@ class Model:
     """A trained run's model (its selected weights) for use in PyTorch code: ``model(text=...,
     audio=..., vision=...)`` takes (B, T, D) ``torch.Tensor``s of the caller's torch on the
     model's device — ``None`` for a modality missing in every sample, or ``present`` a (B, 3) bool
-    tensor for per-sample holes — and returns the prediction tensor ((B,) for regression,
+    tensor for per-sample holes, ``valid`` a dict of (B, T) bool tensors marking the frames that
+    exist (default: every frame given) — and returns the prediction tensor ((B,) for regression,
     (B, 4, 2) logits for IEMOCAP), with autograd through the model and back to the inputs.
-    Sequences shorter than the run's length are padded as invalid frames.
+    Sequences shorter than the run's length are padded as invalid frames; NaN or inf in the
+    features raise robustmsa.DataError saying where.
+
+    ``inputs(path, split)`` reads a split of a feature file as the run's training read it (the
+    reader's sanitised values, its padding as invalid frames, the run's data options), so
+    ``model(**model.inputs(path, "test"))`` gives exactly what ``robustmsa.predict`` gives.
 
     ``parameters()`` are the model's own tensors, so ``torch.optim.Adam(model.parameters())``
     fine-tunes it; ``train()``/``eval()`` switch dropout (a loaded model starts in eval mode);
@@ -324,12 +330,22 @@ class Model:
         self._model = _train_module().LoadedModel(_os.fspath(run_dir))
         self.info = _json.loads(self._model.info())
 
-    def __call__(self, text=None, audio=None, vision=None, present=None, features=False):
+    def __call__(self, text=None, audio=None, vision=None, present=None, valid=None,
+                 features=False):
         """The prediction; with ``features=True`` also the dict of named representations the
         model exposes (e.g. "fused")."""
-        return self._model.forward(text, audio, vision, present, features)
+        return self._model.forward(text, audio, vision, present, valid, features)
 
     forward = __call__
+
+    def inputs(self, path, split="test"):
+        """The features of ``split`` (train, valid or test) of a feature file, or of every sample
+        of a predict JSON file, as keyword arguments of this model: a dict with ``text``,
+        ``audio``, ``vision`` (float tensors on the model's device), ``valid`` (per modality, the
+        (N, T) frames that exist) and ``present`` ((N, 3) bool). Read as the run's training read
+        its data, so ``model(**inputs)`` reproduces ``robustmsa.predict``; the file's replaced
+        NaN/inf values are reported on stderr, as the CLI does."""
+        return self._model.inputs(_os.fspath(path), split)
 
     def parameters(self):
         return iter(self._model.parameters())

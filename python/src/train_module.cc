@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "data/data_options.h"
 #include "errors.h"
 #include "json_bridge.h"
 #include "robustmsa/train.h"
@@ -281,7 +282,7 @@ std::string models() {
 torch::Tensor unpack(const py::handle& obj, const char* what) {
   if (!THPVariable_Check(obj.ptr()))
     throw UsageError(str("argument '", what, "': expected a torch.Tensor or None, found ",
-                         std::string(py::str(obj.get_type().attr("__name__")))));
+                         std::string(py::str(py::type::handle_of(obj).attr("__name__")))));
   return THPVariable_Unpack(obj.ptr());
 }
 
@@ -310,10 +311,12 @@ class LoadedModel {
   }
 
   // (B, T_m, D_m) float features per modality (None: missing for every sample), optional
-  // (B, 3) bool `present`; sequences shorter than the run's T_m are padded (invalid frames),
-  // longer ones refused. Returns the prediction, and the named features when asked.
+  // (B, 3) bool `present`, optional `valid` {modality: (B, T) bool} marking the frames that exist
+  // (default: all of them); sequences shorter than the run's T_m are padded (invalid frames),
+  // longer ones refused, non-finite values refused. Returns the prediction, and the named
+  // features when asked.
   py::object forward(const py::object& text, const py::object& audio, const py::object& vision,
-                     const py::object& present, bool features) {
+                     const py::object& present, const py::object& valid_frames, bool features) {
     const std::array<const py::object*, 3> given{&text, &audio, &vision};
     std::array<torch::Tensor, 3> x, valid, keep;
     int64_t batch = -1;
@@ -333,8 +336,10 @@ class LoadedModel {
         throw UsageError(str("argument '", name, "': batch size ", x[m].size(0), ", expected ",
                              batch, " as the other modalities"));
       batch = x[m].size(0);
+      check_finite(x[m], name);
     }
     if (batch < 0) throw UsageError("forward: pass at least one of text, audio and vision");
+    const std::array<torch::Tensor, 3> given_valid = valid_argument(valid_frames, x);
     const auto on = torch::TensorOptions().device(device);
     for (int m = 0; m < 3; ++m) {
       if (!x[m].defined()) {
@@ -342,9 +347,10 @@ class LoadedModel {
         valid[m] = torch::zeros({batch, spec_.len[m]}, on.dtype(torch::kBool));
       } else {
         const int64_t pad = spec_.len[m] - x[m].size(1);
-        valid[m] = torch::cat({torch::ones({batch, x[m].size(1)}, on.dtype(torch::kBool)),
-                               torch::zeros({batch, pad}, on.dtype(torch::kBool))},
-                              1);
+        const torch::Tensor frames =
+            given_valid[m].defined() ? given_valid[m]
+                                     : torch::ones({batch, x[m].size(1)}, on.dtype(torch::kBool));
+        valid[m] = torch::cat({frames, torch::zeros({batch, pad}, on.dtype(torch::kBool))}, 1);
         x[m] = torch::constant_pad_nd(x[m].to(torch::kFloat), {0, 0, 0, pad});
       }
       keep[m] = torch::ones_like(valid[m]);
@@ -372,6 +378,23 @@ class LoadedModel {
     py::dict named;
     for (const auto& [name, t] : out.features) named[py::str(name)] = wrap(t);
     return py::make_tuple(wrap(out.prediction), named);
+  }
+
+  // The features, frame validity and present mask of a split of a feature file (or of a predict
+  // JSON file) as the run's training and `robustmsa predict` read them: the reader's sanitised
+  // values, its padding as invalid frames, the run's data options. model(**inputs) then gives
+  // predict's numbers.
+  py::dict inputs(const std::string& path, const std::string& split) const {
+    PredictInput in = read_predict_input(path, split, spec_, data_options(run_.config.data));
+    const torch::Device device = model_device();
+    py::dict out, valid;
+    for (int m = 0; m < 3; ++m) {
+      out[py::str(kModalityNames[m])] = wrap(in.tensors.x[m].to(device));
+      valid[py::str(kModalityNames[m])] = wrap(in.tensors.valid[m].to(device));
+    }
+    out["valid"] = valid;
+    out["present"] = wrap(in.masks.present.to(device));
+    return out;
   }
 
   py::list parameters() const {
@@ -402,6 +425,49 @@ class LoadedModel {
   }
 
  private:
+  // A raw feature file's NaN/inf would turn the whole prediction into NaN (masking multiplies);
+  // the reader replaces them with 0 and says so, here the caller is told where they are.
+  static void check_finite(const torch::Tensor& x, const std::string& name) {
+    const torch::Tensor bad = torch::isfinite(x).logical_not();
+    if (!bad.any().item<bool>()) return;
+    const torch::Tensor at = bad.nonzero()[0].cpu();
+    throw DataError(str("argument '", name, "': ", bad.sum().item<int64_t>(),
+                        " non-finite values, the first at sample ", at[0].item<int64_t>(),
+                        " frame ", at[1].item<int64_t>(), " feature ", at[2].item<int64_t>(),
+                        "; expected finite features (robustmsa's reader replaces NaN/inf with 0: "
+                        "model.inputs(path, split) gives the features as training saw them)"));
+  }
+
+  // `valid`: None, or a dict from modality name to a (B, T) bool tensor matching that modality's
+  // features; entries for modalities not given are ignored.
+  std::array<torch::Tensor, 3> valid_argument(const py::object& arg,
+                                              const std::array<torch::Tensor, 3>& x) const {
+    std::array<torch::Tensor, 3> out;
+    if (arg.is_none()) return out;
+    if (!py::isinstance<py::dict>(arg))
+      throw UsageError(
+          str("argument 'valid': expected a dict {modality: (B, T) bool tensor}, found ",
+              std::string(py::str(py::type::handle_of(arg).attr("__name__")))));
+    for (const auto& [key, value] : py::reinterpret_borrow<py::dict>(arg)) {
+      const std::string name = py::str(key);
+      int m = 0;
+      while (m < 3 && name != kModalityNames[m]) ++m;
+      if (m == 3)
+        throw UsageError(str("argument 'valid': key '", name, "'; expected text, audio or vision"));
+      if (!x[m].defined()) continue;
+      const std::string what = str("valid['", name, "']");
+      torch::Tensor v = unpack(value, what.c_str());
+      if (v.dim() != 2 || v.size(0) != x[m].size(0) || v.size(1) != x[m].size(1))
+        throw UsageError(str("argument '", what, "': expected a (", x[m].size(0), ", ",
+                             x[m].size(1), ") tensor (the ", name,
+                             " features' batch and frames), "
+                             "found ",
+                             v.sizes()));
+      out[m] = v.to(x[m].device(), torch::kBool);
+    }
+    return out;
+  }
+
   torch::Device model_device() const {
     auto params = run_.model->parameters();
     return params.empty() ? torch::Device(torch::kCPU) : params.front().device();
@@ -431,7 +497,9 @@ PYBIND11_MODULE(_train, m) {
       .def(py::init<const std::string&>(), py::arg("run_dir"))
       .def("forward", &rp::LoadedModel::forward, py::arg("text") = py::none(),
            py::arg("audio") = py::none(), py::arg("vision") = py::none(),
-           py::arg("present") = py::none(), py::arg("features") = false)
+           py::arg("present") = py::none(), py::arg("valid") = py::none(),
+           py::arg("features") = false)
+      .def("inputs", &rp::LoadedModel::inputs, py::arg("path"), py::arg("split") = "test")
       .def("parameters", &rp::LoadedModel::parameters)
       .def("named_parameters", &rp::LoadedModel::named_parameters)
       .def("set_training", &rp::LoadedModel::set_training, py::arg("mode"))

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include "data/data_options.h"
 #include "io/pickle_write.h"
 #include "nn/layers.h"
 #include "robustmsa/train.h"
@@ -316,7 +317,8 @@ nlohmann::json predict_run(const PredictRequest& request, const RunOptions& opti
     throw UsageError(str("predict --input: run '", runs[0],
                          "' fine-tuned its text encoder (data.text_finetune), so text features "
                          "from elsewhere do not fit it; score text with --text \"...\""));
-  PredictInput in = read_predict_input(request.input, request.split, spec);
+  PredictInput in =
+      read_predict_input(request.input, request.split, spec, data_options(run.config.data));
   return predict_json(*run.model, in, spec);
 }
 
@@ -433,8 +435,8 @@ SweepPlan plan_sweep_request(const SweepRequest& request) {
 }
 
 std::string build_info() {
-  return str("robustmsa ", ROBUSTMSA_VERSION, "\nLibTorch ", TORCH_VERSION, ", C++", __cplusplus / 100 % 100,
-             "\nCPU attention: ", cpu_attention_kernel());
+  return str("robustmsa ", ROBUSTMSA_VERSION, "\nLibTorch ", TORCH_VERSION, ", C++",
+             __cplusplus / 100 % 100, "\nCPU attention: ", cpu_attention_kernel());
 }
 
 }  // namespace robustmsa

@@ -108,8 +108,10 @@ PredictInput from_json(const std::string& path, const InputSpec& spec) {
 }
 
 PredictInput from_pickle(const std::string& path, const std::string& split_name,
-                         const InputSpec& spec) {
-  Dataset ds = load_dataset(path, DataOptions{});
+                         const InputSpec& spec, const DataOptions& options) {
+  // The run's own reader options: a run trained on z-scored features, or on an utterance-level
+  // set's split and context form, sees its input prepared the same way.
+  Dataset ds = load_dataset(path, options);
   if (const std::string note = sanitize_summary(ds); !note.empty())
     std::fprintf(stderr, "%s\n", note.c_str());
   int s = -1;
@@ -152,9 +154,15 @@ InputSpec run_input_spec(const std::string& run_dir) {
 }
 
 PredictInput read_predict_input(const std::string& path, const std::string& split,
-                                const InputSpec& spec) {
+                                const InputSpec& spec, const DataOptions& options) {
   std::string ext = std::filesystem::path(path).extension().string();
-  return ext == ".json" ? from_json(path, spec) : from_pickle(path, split, spec);
+  if (ext != ".json") return from_pickle(path, split, spec, options);
+  if (options.zscore)
+    throw UsageError(str("input '", path,
+                         "': the run was trained with data.zscore = true (audio and vision "
+                         "z-scored with its data file's train-split statistics), which JSON "
+                         "samples cannot reproduce; pass a pickle with a train split"));
+  return from_json(path, spec);
 }
 
 nlohmann::json predict_json(Model& model, const PredictInput& in, const InputSpec& spec) {

@@ -5,13 +5,17 @@
 // expected). Every row also checks that the command finished within its time limit (no hang),
 // printed exactly one "robustmsa:" line, and left no new file behind (no partial output, no
 // "*.tmp").
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <limits>
 #include <set>
@@ -37,12 +41,13 @@ using test_util::write_bytes;
 // ---- the shared fixtures: a good file, a file with other dims, two trained runs ---------------
 
 struct Fixtures {
-  std::string root;    // removed at the end
-  std::string data;    // tiny MOSI-like file (MulT layout), dims (12, 6, 4), T = 6
-  std::string other;   // the same with text dims 10
-  std::string run;     // a trained UMDF run directory (seed_1111)
-  std::string lf_run;  // a trained LF-DNN run directory
-  std::string error;   // set when making them failed
+  std::string root;     // the fixtures' directory (shared, or this process's own)
+  std::string scratch;  // this process's case directories, removed at the end
+  std::string data;     // tiny MOSI-like file (MulT layout), dims (12, 6, 4), T = 6
+  std::string other;    // the same with text dims 10
+  std::string run;      // a trained UMDF run directory (seed_1111)
+  std::string lf_run;   // a trained LF-DNN run directory
+  std::string error;    // set when making them failed
 };
 
 Fixtures& fixtures() {
@@ -60,25 +65,71 @@ std::string train_args(const std::string& data, const std::string& model, const 
          " --seeds 1111 --threads 1 --set train.batch_size=16 --set train.epochs=1" + extra;
 }
 
-void make_fixtures() {
-  Fixtures& f = fixtures();
-  f.root =
-      (fs::temp_directory_path() / ("robustmsa_bad_input_" + std::to_string(getpid()))).string();
-  fs::remove_all(f.root);
-  fs::create_directories(f.root);
-  f.data = f.root + "/tiny.pkl";
-  f.other = f.root + "/other_dims.pkl";
+// The two synthetic files and two trained runs, made by the CLI into `root`.
+void make_fixture_files(Fixtures& f) {
   auto check = [&](const CliResult& r, const std::string& what) {
     if (r.code != 0 && f.error.empty()) f.error = what + " failed: " + r.err;
   };
   check(run_cli("synth --like mosi --seed 5 --n 32 --set dims=[12,6,4]" + std::string(kSynth) +
-                " " + f.data),
+                " " + shell_quote(f.data)),
         "synth");
   check(run_cli("synth --like mosi --seed 6 --n 32 --set dims=[10,6,4]" + std::string(kSynth) +
-                " " + f.other),
+                " " + shell_quote(f.other)),
         "synth (other dims)");
   check(run_cli(train_args(f.data, "umdf", f.root + "/umdf")), "train umdf");
   check(run_cli(train_args(f.data, "lf_dnn", f.root + "/lf_dnn")), "train lf_dnn");
+}
+
+// ctest runs every case as a process of its own; making the fixtures took about 3 s of each case's
+// 3.3 s. So they are made once per CLI binary, beside it in test-fixtures/ (keyed by the binary's
+// size and modification time, so a rebuilt CLI makes them anew), by the first process under an
+// exclusive lock, and complete once the "ready" marker exists. Cases only read them (each case
+// copies what it changes into its own directory, and checks that the shared run did not change).
+// Where that directory cannot be written, a process makes its own in the temp directory.
+bool use_shared_fixtures(Fixtures& f) {
+  std::error_code ec;
+  const fs::path bin = fs::absolute(test_util::cli_binary(), ec);
+  const auto size = fs::file_size(bin, ec);
+  if (ec) return false;
+  const auto mtime =
+      static_cast<std::uint64_t>(fs::last_write_time(bin, ec).time_since_epoch().count());
+  const fs::path base = bin.parent_path() / "test-fixtures";
+  fs::create_directories(base, ec);
+  if (ec) return false;
+  const std::string name = "bad_input-" + std::to_string(size) + "-" + std::to_string(mtime);
+  const int lock = ::open((base / "bad_input.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock < 0) return false;
+  ::flock(lock, LOCK_EX);
+  f.root = (base / name).string();
+  f.data = f.root + "/tiny.pkl";
+  f.other = f.root + "/other_dims.pkl";
+  if (!fs::exists(f.root + "/ready", ec)) {
+    for (const auto& entry : fs::directory_iterator(base, ec))  // other binaries' fixtures
+      if (entry.path().filename().string().rfind("bad_input-", 0) == 0)
+        fs::remove_all(entry.path(), ec);
+    fs::create_directories(f.root, ec);
+    make_fixture_files(f);
+    if (f.error.empty()) std::ofstream(f.root + "/ready") << "made by pid " << getpid() << "\n";
+  }
+  ::flock(lock, LOCK_UN);
+  ::close(lock);
+  return true;
+}
+
+void make_fixtures() {
+  Fixtures& f = fixtures();
+  const std::string own =
+      (fs::temp_directory_path() / ("robustmsa_bad_input_" + std::to_string(getpid()))).string();
+  fs::remove_all(own);
+  f.scratch = own + "/cases";
+  fs::create_directories(f.scratch);
+  if (!use_shared_fixtures(f)) {
+    f.root = own + "/fixtures";
+    fs::create_directories(f.root);
+    f.data = f.root + "/tiny.pkl";
+    f.other = f.root + "/other_dims.pkl";
+    make_fixture_files(f);
+  }
   f.run = f.root + "/umdf/seed_1111";
   f.lf_run = f.root + "/lf_dnn/seed_1111";
 }
@@ -852,7 +903,7 @@ class BadInput : public ::testing::TestWithParam<std::size_t> {
   }
   static void TearDownTestSuite() {
     std::error_code ec;
-    if (!fixtures().root.empty()) fs::remove_all(fixtures().root, ec);
+    if (!fixtures().scratch.empty()) fs::remove_all(fs::path(fixtures().scratch).parent_path(), ec);
   }
 };
 
@@ -870,7 +921,7 @@ TEST_P(BadInput, FailsCleanlyWithOneLine) {
     const std::string reason = c.skip();
     if (!reason.empty()) GTEST_SKIP() << reason;
   }
-  Env env{fixtures().root + "/case_" + c.name};
+  Env env{fixtures().scratch + "/case_" + c.name};
   fs::create_directories(env.dir);
   if (c.make) c.make(env);
   const auto before = test_util::list_files(env.dir);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "../common/cli_run.h"
+#include "data/dataset.h"
 
 namespace fs = std::filesystem;
 
@@ -222,6 +224,38 @@ TEST_F(Cli, TwoPhaseTeacherStudentSelectsPerPhaseAndResumes) {
     auto b = nlohmann::json::parse(reference);
     EXPECT_EQ(a["conditions"], b["conditions"]) << "kill point " << k;
   }
+}
+
+// A run trained on z-scored audio and vision (data.zscore) predicts on its data file as it was
+// evaluated: predict reads the file with the run's data options, so its predictions on the test
+// split give results.json's complete-data MAE. JSON samples cannot be z-scored: refused.
+TEST_F(Cli, PredictReadsTheFileWithTheRunsDataOptions) {
+  const std::string out = (dir_ / "zscore").string();
+  Result r = run(tiny(out, "--set data.zscore=true --set train.epochs=1"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  const std::string run_dir = out + "/seed_1111";
+  const auto p = robustmsa::test_util::run_cli("predict --run " + run_dir + " --input " + data_ +
+                                               " --split test");
+  ASSERT_EQ(p.code, 0) << p.err;
+  const auto predictions = nlohmann::json::parse(p.out)["predictions"];
+  const robustmsa::Dataset ds = robustmsa::load_dataset(data_, robustmsa::DataOptions{});
+  const auto& labels = ds.split(robustmsa::SplitId::kTest).labels;
+  ASSERT_EQ(predictions.size(), labels.size());
+  double mae = 0;
+  for (std::size_t i = 0; i < labels.size(); ++i)
+    mae += std::abs(predictions[i]["prediction"].get<double>() - labels[i]);
+  mae /= static_cast<double>(labels.size());
+  const auto results = nlohmann::json::parse(slurp(fs::path(run_dir) / "results.json"));
+  ASSERT_EQ(results["conditions"][0]["name"], "complete");
+  EXPECT_NEAR(mae, results["conditions"][0]["metrics"]["MAE"].get<double>(), 1e-5);
+  fs::path in = dir_ / "zscore_predict.json";
+  {
+    std::ofstream f(in);
+    f << nlohmann::json{{"samples", {{{"text", {std::vector<double>(300, 0.1)}}}}}}.dump();
+  }
+  r = run("predict --run " + run_dir + " --input " + in.string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("data.zscore = true"), std::string::npos) << r.output;
 }
 
 TEST_F(Cli, CorruptCheckpointIsDetected) {

@@ -211,8 +211,22 @@ def test_loaded_model_predicts(trained, small_mosi):
         pred = model(**x)
     assert pred.shape == (20,) and pred.dtype == torch.float32
     assert torch.isfinite(pred).all()
-    # (Not compared with predict(): the reader also marks padded frames invalid, which raw
-    # pickle rows passed as tensors do not say.)
+    # The features as the run read them (sanitised, padding invalid): predict()'s numbers.
+    inputs = model.inputs(small_mosi, "valid")
+    assert set(inputs) == {"text", "audio", "vision", "valid", "present"}
+    assert inputs["valid"]["audio"].dtype == torch.bool and inputs["present"].shape == (20, 3)
+    with torch.no_grad():
+        mine = model(**inputs)
+    theirs = [p["prediction"] for p in robustmsa.predict(run_dir, small_mosi,
+                                                         split="valid")["predictions"]]
+    assert torch.allclose(mine.double(), torch.tensor(theirs, dtype=torch.float64), atol=1e-5)
+    # Marking frames invalid changes what the model sees; an absent modality's entry is ignored.
+    fewer = {m: v.clone() for m, v in inputs["valid"].items()}
+    fewer["text"][:, : fewer["text"].shape[1] // 2] = False
+    with torch.no_grad():
+        assert not torch.equal(model(**dict(inputs, valid=fewer)), mine)
+        assert torch.equal(model(text=inputs["text"], valid=inputs["valid"]),
+                           model(text=inputs["text"], valid={"text": inputs["valid"]["text"]}))
     # A missing modality: None for everyone, or per sample through `present`.
     with torch.no_grad():
         no_audio = model(text=x["text"], vision=x["vision"])
@@ -264,6 +278,17 @@ def test_loaded_model_refuses_bad_input(trained, small_mosi, tmp_path):
         model(text=np.zeros((2, 3, 4)))
     with pytest.raises(robustmsa.UsageError, match="present"):
         model(**x, present=torch.ones(3, 3, dtype=torch.bool))
+    with pytest.raises(robustmsa.UsageError, match=r"valid\['text'\]"):
+        model(**x, valid={"text": torch.ones(3, 3, dtype=torch.bool)})
+    with pytest.raises(robustmsa.UsageError, match="key 'speech'"):
+        model(**x, valid={"speech": torch.ones(3, 3, dtype=torch.bool)})
+    # Raw NaN/inf would make the prediction NaN: refused, with where the first one is.
+    bad = x["audio"].clone()
+    bad[4, 2, 1] = float("-inf")
+    with pytest.raises(robustmsa.DataError, match="sample 4 frame 2 feature 1"):
+        model(text=x["text"], audio=bad)
+    with pytest.raises(robustmsa.UsageError, match="split"):
+        model.inputs(small_mosi, "nope")
     with pytest.raises(robustmsa.Error):
         robustmsa.load_model(str(tmp_path / "nothing"))
     # A shorter sequence is padded as invalid frames; a longer one is refused.
