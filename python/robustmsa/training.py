@@ -306,13 +306,32 @@ def rows(report, table=None):
 # ---- trained models ---------------------------------------------------------------------------
 
 
+def _mask(value):
+    """A NumPy bool array as a torch tensor (through a list where this torch cannot take NumPy
+    arrays: Debian's torch 1.13 beside a NumPy 2); anything else unchanged."""
+    if type(value).__module__ != "numpy":
+        return value
+    import torch
+
+    try:
+        return torch.from_numpy(value.astype(bool, copy=True))
+    except RuntimeError:
+        return torch.tensor(value.astype(bool).tolist(), dtype=torch.bool)
+
+
+def _masks(value):
+    return {k: _mask(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+
 class Model:
     """A trained run's model (its selected weights) for use in PyTorch code: ``model(text=...,
     audio=..., vision=...)`` takes (B, T, D) ``torch.Tensor``s of the caller's torch on the
     model's device — ``None`` for a modality missing in every sample, or ``present`` a (B, 3) bool
     tensor for per-sample holes, ``valid`` a dict of (B, T) bool tensors marking the frames that
-    exist (default: every frame given) — and returns the prediction tensor ((B,) for regression,
-    (B, 4, 2) logits for IEMOCAP), with autograd through the model and back to the inputs.
+    exist (default: every frame given), ``keep`` one in the same form marking the frames a
+    protocol did not remove (default: all) — and returns the prediction tensor ((B,) for
+    regression, (B, 4, 2) logits for IEMOCAP), with autograd through the model and back to the
+    inputs.
     Sequences shorter than the run's length are padded as invalid frames; NaN or inf in the
     features raise robustmsa.DataError saying where.
 
@@ -330,11 +349,14 @@ class Model:
         self._model = _train_module().LoadedModel(_os.fspath(run_dir))
         self.info = _json.loads(self._model.info())
 
-    def __call__(self, text=None, audio=None, vision=None, present=None, valid=None,
+    def __call__(self, text=None, audio=None, vision=None, present=None, valid=None, keep=None,
                  features=False):
         """The prediction; with ``features=True`` also the dict of named representations the
-        model exposes (e.g. "fused")."""
-        return self._model.forward(text, audio, vision, present, valid, features)
+        model exposes (e.g. "fused"). ``present``, ``valid`` and ``keep`` may be NumPy bool arrays
+        as well (``robustmsa.protocols.masks`` gives them so: ``model(**x, keep=m["keep"],
+        present=m["present"])`` is the evaluator's view of a condition)."""
+        return self._model.forward(text, audio, vision, _mask(present), _masks(valid),
+                                   _masks(keep), features)
 
     forward = __call__
 

@@ -312,11 +312,13 @@ class LoadedModel {
 
   // (B, T_m, D_m) float features per modality (None: missing for every sample), optional
   // (B, 3) bool `present`, optional `valid` {modality: (B, T) bool} marking the frames that exist
-  // (default: all of them); sequences shorter than the run's T_m are padded (invalid frames),
-  // longer ones refused, non-finite values refused. Returns the prediction, and the named
-  // features when asked.
+  // (default: all of them) and `keep` in the same form marking the frames a protocol did not
+  // remove (robustmsa.protocols.masks' "keep"; default: all); sequences shorter than the run's
+  // T_m are padded (invalid frames), longer ones refused, non-finite values refused. Returns the
+  // prediction, and the named features when asked.
   py::object forward(const py::object& text, const py::object& audio, const py::object& vision,
-                     const py::object& present, const py::object& valid_frames, bool features) {
+                     const py::object& present, const py::object& valid_frames,
+                     const py::object& kept_frames, bool features) {
     const std::array<const py::object*, 3> given{&text, &audio, &vision};
     std::array<torch::Tensor, 3> x, valid, keep;
     int64_t batch = -1;
@@ -339,7 +341,8 @@ class LoadedModel {
       check_finite(x[m], name);
     }
     if (batch < 0) throw UsageError("forward: pass at least one of text, audio and vision");
-    const std::array<torch::Tensor, 3> given_valid = valid_argument(valid_frames, x);
+    const std::array<torch::Tensor, 3> given_valid = frame_masks(valid_frames, x, "valid");
+    const std::array<torch::Tensor, 3> given_keep = frame_masks(kept_frames, x, "keep");
     const auto on = torch::TensorOptions().device(device);
     for (int m = 0; m < 3; ++m) {
       if (!x[m].defined()) {
@@ -354,6 +357,7 @@ class LoadedModel {
         x[m] = torch::constant_pad_nd(x[m].to(torch::kFloat), {0, 0, 0, pad});
       }
       keep[m] = torch::ones_like(valid[m]);
+      if (given_keep[m].defined()) keep[m].narrow(1, 0, given_keep[m].size(1)).copy_(given_keep[m]);
     }
     torch::Tensor given_present =
         torch::stack({torch::full({batch}, !text.is_none(), on.dtype(torch::kBool)),
@@ -438,27 +442,29 @@ class LoadedModel {
                         "model.inputs(path, split) gives the features as training saw them)"));
   }
 
-  // `valid`: None, or a dict from modality name to a (B, T) bool tensor matching that modality's
-  // features; entries for modalities not given are ignored.
-  std::array<torch::Tensor, 3> valid_argument(const py::object& arg,
-                                              const std::array<torch::Tensor, 3>& x) const {
+  // `valid` or `keep` (`what`): None, or a dict from modality name to a (B, T) bool tensor
+  // matching that modality's features; entries for modalities not given are ignored.
+  static std::array<torch::Tensor, 3> frame_masks(const py::object& arg,
+                                                  const std::array<torch::Tensor, 3>& x,
+                                                  const std::string& what) {
     std::array<torch::Tensor, 3> out;
     if (arg.is_none()) return out;
     if (!py::isinstance<py::dict>(arg))
-      throw UsageError(
-          str("argument 'valid': expected a dict {modality: (B, T) bool tensor}, found ",
-              std::string(py::str(py::type::handle_of(arg).attr("__name__")))));
+      throw UsageError(str("argument '", what,
+                           "': expected a dict {modality: (B, T) bool tensor}, found ",
+                           std::string(py::str(py::type::handle_of(arg).attr("__name__")))));
     for (const auto& [key, value] : py::reinterpret_borrow<py::dict>(arg)) {
       const std::string name = py::str(key);
       int m = 0;
       while (m < 3 && name != kModalityNames[m]) ++m;
       if (m == 3)
-        throw UsageError(str("argument 'valid': key '", name, "'; expected text, audio or vision"));
+        throw UsageError(
+            str("argument '", what, "': key '", name, "'; expected text, audio or vision"));
       if (!x[m].defined()) continue;
-      const std::string what = str("valid['", name, "']");
-      torch::Tensor v = unpack(value, what.c_str());
+      const std::string entry = str(what, "['", name, "']");
+      torch::Tensor v = unpack(value, entry.c_str());
       if (v.dim() != 2 || v.size(0) != x[m].size(0) || v.size(1) != x[m].size(1))
-        throw UsageError(str("argument '", what, "': expected a (", x[m].size(0), ", ",
+        throw UsageError(str("argument '", entry, "': expected a (", x[m].size(0), ", ",
                              x[m].size(1), ") tensor (the ", name,
                              " features' batch and frames), "
                              "found ",
@@ -498,7 +504,7 @@ PYBIND11_MODULE(_train, m) {
       .def("forward", &rp::LoadedModel::forward, py::arg("text") = py::none(),
            py::arg("audio") = py::none(), py::arg("vision") = py::none(),
            py::arg("present") = py::none(), py::arg("valid") = py::none(),
-           py::arg("features") = false)
+           py::arg("keep") = py::none(), py::arg("features") = false)
       .def("inputs", &rp::LoadedModel::inputs, py::arg("path"), py::arg("split") = "test")
       .def("parameters", &rp::LoadedModel::parameters)
       .def("named_parameters", &rp::LoadedModel::named_parameters)

@@ -237,6 +237,32 @@ def test_loaded_model_predicts(trained, small_mosi):
     assert torch.equal(pred2, pred) and isinstance(named, dict)
 
 
+def test_protocol_masks_give_the_evaluators_numbers(trained, small_mosi):
+    """robustmsa.protocols.masks are the masks `train`'s evaluation applied: the loaded model under
+    each condition's keep/present, scored by robustmsa.metrics, gives results.json's numbers."""
+    out, _, _ = trained
+    run_dir = os.path.join(out, "seed_1111")
+    results = json.loads(read(os.path.join(run_dir, "results.json")))
+    model = robustmsa.load_model(run_dir)
+    x = model.inputs(small_mosi, "test")
+    labels = robustmsa.load(small_mosi)["test"]["labels"]
+    masks = robustmsa.protocols.masks(small_mosi, suite="paper", split="test", seed=0)
+    assert [c["name"] for c in results["conditions"]] == list(masks)
+    for condition in results["conditions"]:
+        m = masks[condition["name"]]
+        with torch.no_grad():
+            pred = model(**dict(x, keep=m["keep"], present=m["present"]))
+        mine = robustmsa.metrics.regression(pred.numpy(), labels)
+        for metric, value in condition["metrics"].items():
+            assert mine[metric] == pytest.approx(value, abs=1e-6), (condition["name"], metric)
+    # Another mask seed removes other frames: not the evaluator's numbers.
+    other = robustmsa.protocols.masks(small_mosi, condition="frame=0.5", split="test", seed=9)
+    with torch.no_grad():
+        a = model(**dict(x, keep=masks["frame=0.5"]["keep"], present=masks["frame=0.5"]["present"]))
+        b = model(**dict(x, keep=other["frame=0.5"]["keep"], present=other["frame=0.5"]["present"]))
+    assert not torch.equal(a, b)
+
+
 def test_loaded_model_has_autograd_and_fine_tunes(trained, small_mosi):
     out, _, _ = trained
     model = robustmsa.load_model(os.path.join(out, "seed_1111")).train()
@@ -282,6 +308,10 @@ def test_loaded_model_refuses_bad_input(trained, small_mosi, tmp_path):
         model(**x, valid={"text": torch.ones(3, 3, dtype=torch.bool)})
     with pytest.raises(robustmsa.UsageError, match="key 'speech'"):
         model(**x, valid={"speech": torch.ones(3, 3, dtype=torch.bool)})
+    with pytest.raises(robustmsa.UsageError, match=r"keep\['audio'\]"):
+        model(**x, keep={"audio": torch.ones(40, 1, dtype=torch.bool)})
+    with pytest.raises(robustmsa.UsageError, match="'keep': expected a dict"):
+        model(**x, keep=[1, 2])
     # Raw NaN/inf would make the prediction NaN: refused, with where the first one is.
     bad = x["audio"].clone()
     bad[4, 2, 1] = float("-inf")
