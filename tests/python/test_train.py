@@ -220,6 +220,20 @@ def test_loaded_model_predicts(trained, small_mosi):
     theirs = [p["prediction"] for p in robustmsa.predict(run_dir, small_mosi,
                                                          split="valid")["predictions"]]
     assert torch.allclose(mine.double(), torch.tensor(theirs, dtype=torch.float64), atol=1e-5)
+    # A predict JSON file: per-sample missing modalities come as `present`.
+    dims = model.info["dim"]
+    samples = [{"id": "a", "text": [[0.1] * dims[0]] * 2, "vision": [[0.2] * dims[2]]},
+               {"id": "b", "text": [[-0.3] * dims[0]], "audio": None}]
+    path = os.path.join(os.path.dirname(small_mosi), "samples.json")
+    with open(path, "w") as f:
+        json.dump({"samples": samples}, f)
+    js = model.inputs(path)
+    assert js["present"].tolist() == [[True, False, True], [True, False, False]]
+    assert js["valid"]["text"][:, :2].tolist() == [[True, True], [True, False]]
+    with torch.no_grad():
+        mine = model(**js)
+    theirs = [p["prediction"] for p in robustmsa.predict(run_dir, path)["predictions"]]
+    assert torch.allclose(mine.double(), torch.tensor(theirs, dtype=torch.float64), atol=1e-5)
     # Marking frames invalid changes what the model sees; an absent modality's entry is ignored.
     fewer = {m: v.clone() for m, v in inputs["valid"].items()}
     fewer["text"][:, : fewer["text"].shape[1] // 2] = False
