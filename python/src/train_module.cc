@@ -17,7 +17,6 @@
 #include <utility>
 #include <vector>
 
-#include "data/data_options.h"
 #include "errors.h"
 #include "json_bridge.h"
 #include "robustmsa/train.h"
@@ -338,26 +337,30 @@ class LoadedModel {
         throw UsageError(str("argument '", name, "': batch size ", x[m].size(0), ", expected ",
                              batch, " as the other modalities"));
       batch = x[m].size(0);
-      check_finite(x[m], name);
     }
     if (batch < 0) throw UsageError("forward: pass at least one of text, audio and vision");
+    check_finite(x);
     const std::array<torch::Tensor, 3> given_valid = frame_masks(valid_frames, x, "valid");
     const std::array<torch::Tensor, 3> given_keep = frame_masks(kept_frames, x, "keep");
     const auto on = torch::TensorOptions().device(device);
+    const auto flags = on.dtype(torch::kBool);
     for (int m = 0; m < 3; ++m) {
       if (!x[m].defined()) {
         x[m] = torch::zeros({batch, spec_.len[m], spec_.dim[m]}, on.dtype(torch::kFloat));
-        valid[m] = torch::zeros({batch, spec_.len[m]}, on.dtype(torch::kBool));
-      } else {
-        const int64_t pad = spec_.len[m] - x[m].size(1);
-        const torch::Tensor frames =
-            given_valid[m].defined() ? given_valid[m]
-                                     : torch::ones({batch, x[m].size(1)}, on.dtype(torch::kBool));
-        valid[m] = torch::cat({frames, torch::zeros({batch, pad}, on.dtype(torch::kBool))}, 1);
-        x[m] = torch::constant_pad_nd(x[m].to(torch::kFloat), {0, 0, 0, pad});
+        valid[m] = torch::zeros({batch, spec_.len[m]}, flags);
+        keep[m] = torch::ones_like(valid[m]);
+        continue;
       }
-      keep[m] = torch::ones_like(valid[m]);
-      if (given_keep[m].defined()) keep[m].narrow(1, 0, given_keep[m].size(1)).copy_(given_keep[m]);
+      // The given frame mask (all frames when none), padded to the run's length with `fill`.
+      const int64_t t = x[m].size(1), pad = spec_.len[m] - t;
+      auto padded = [&](const torch::Tensor& given, bool fill) {
+        return torch::cat({given.defined() ? given : torch::ones({batch, t}, flags),
+                           torch::full({batch, pad}, fill, flags)},
+                          1);
+      };
+      valid[m] = padded(given_valid[m], false);  // padding: no frame there
+      keep[m] = padded(given_keep[m], true);     // nothing removed (as the evaluator's masks)
+      x[m] = torch::constant_pad_nd(x[m].to(torch::kFloat), {0, 0, 0, pad});
     }
     torch::Tensor given_present =
         torch::stack({torch::full({batch}, !text.is_none(), on.dtype(torch::kBool)),
@@ -389,7 +392,7 @@ class LoadedModel {
   // values, its padding as invalid frames, the run's data options. model(**inputs) then gives
   // predict's numbers.
   py::dict inputs(const std::string& path, const std::string& split) const {
-    PredictInput in = read_predict_input(path, split, spec_, data_options(run_.config.data));
+    PredictInput in = read_predict_input(path, split, spec_, run_.config.data);
     const torch::Device device = model_device();
     py::dict out, valid;
     for (int m = 0; m < 3; ++m) {
@@ -430,16 +433,24 @@ class LoadedModel {
 
  private:
   // A raw feature file's NaN/inf would turn the whole prediction into NaN (masking multiplies);
-  // the reader replaces them with 0 and says so, here the caller is told where they are.
-  static void check_finite(const torch::Tensor& x, const std::string& name) {
-    const torch::Tensor bad = torch::isfinite(x).logical_not();
-    if (!bad.any().item<bool>()) return;
-    const torch::Tensor at = bad.nonzero()[0].cpu();
-    throw DataError(str("argument '", name, "': ", bad.sum().item<int64_t>(),
-                        " non-finite values, the first at sample ", at[0].item<int64_t>(),
-                        " frame ", at[1].item<int64_t>(), " feature ", at[2].item<int64_t>(),
-                        "; expected finite features (robustmsa's reader replaces NaN/inf with 0: "
-                        "model.inputs(path, split) gives the features as training saw them)"));
+  // the reader replaces them with 0 and says so, here the caller is told where they are. One
+  // host sync for all the given modalities; the place is looked up only when there is one.
+  static void check_finite(const std::array<torch::Tensor, 3>& x) {
+    std::vector<torch::Tensor> any_bad;
+    for (const auto& t : x)
+      if (t.defined()) any_bad.push_back(torch::isfinite(t).logical_not().any());
+    if (!torch::stack(any_bad).any().item<bool>()) return;
+    for (int m = 0; m < 3; ++m) {
+      if (!x[m].defined()) continue;
+      const torch::Tensor bad = torch::isfinite(x[m]).logical_not();
+      if (!bad.any().item<bool>()) continue;
+      const torch::Tensor at = bad.nonzero()[0].cpu();
+      throw DataError(str("argument '", kModalityNames[m], "': ", bad.sum().item<int64_t>(),
+                          " non-finite values, the first at sample ", at[0].item<int64_t>(),
+                          " frame ", at[1].item<int64_t>(), " feature ", at[2].item<int64_t>(),
+                          "; expected finite features (robustmsa's reader replaces NaN/inf with "
+                          "0: model.inputs(path, split) gives the features as training saw them)"));
+    }
   }
 
   // `valid` or `keep` (`what`): None, or a dict from modality name to a (B, T) bool tensor
@@ -466,9 +477,7 @@ class LoadedModel {
       if (v.dim() != 2 || v.size(0) != x[m].size(0) || v.size(1) != x[m].size(1))
         throw UsageError(str("argument '", entry, "': expected a (", x[m].size(0), ", ",
                              x[m].size(1), ") tensor (the ", name,
-                             " features' batch and frames), "
-                             "found ",
-                             v.sizes()));
+                             " features' batch and frames), found ", v.sizes()));
       out[m] = v.to(x[m].device(), torch::kBool);
     }
     return out;

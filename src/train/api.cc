@@ -9,7 +9,6 @@
 #include <sstream>
 #include <thread>
 
-#include "data/data_options.h"
 #include "io/pickle_write.h"
 #include "nn/layers.h"
 #include "robustmsa/train.h"
@@ -317,8 +316,7 @@ nlohmann::json predict_run(const PredictRequest& request, const RunOptions& opti
     throw UsageError(str("predict --input: run '", runs[0],
                          "' fine-tuned its text encoder (data.text_finetune), so text features "
                          "from elsewhere do not fit it; score text with --text \"...\""));
-  PredictInput in =
-      read_predict_input(request.input, request.split, spec, data_options(run.config.data));
+  PredictInput in = read_predict_input(request.input, request.split, spec, run.config.data);
   return predict_json(*run.model, in, spec);
 }
 

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <limits>
 
+#include "data/data_options.h"
 #include "run/run_dir.h"
 #include "train/evaluate.h"
 #include "util/error.h"
@@ -154,10 +155,10 @@ InputSpec run_input_spec(const std::string& run_dir) {
 }
 
 PredictInput read_predict_input(const std::string& path, const std::string& split,
-                                const InputSpec& spec, const DataOptions& options) {
+                                const InputSpec& spec, const DataSection& data) {
   std::string ext = std::filesystem::path(path).extension().string();
-  if (ext != ".json") return from_pickle(path, split, spec, options);
-  if (options.zscore)
+  if (ext != ".json") return from_pickle(path, split, spec, data_options(data));
+  if (data.zscore)
     throw UsageError(str("input '", path,
                          "': the run was trained with data.zscore = true (audio and vision "
                          "z-scored with its data file's train-split statistics), which JSON "

@@ -41,14 +41,23 @@ using test_util::write_bytes;
 // ---- the shared fixtures: a good file, a file with other dims, two trained runs ---------------
 
 struct Fixtures {
-  std::string root;     // the fixtures' directory (shared, or this process's own)
-  std::string scratch;  // this process's case directories, removed at the end
-  std::string data;     // tiny MOSI-like file (MulT layout), dims (12, 6, 4), T = 6
-  std::string other;    // the same with text dims 10
-  std::string run;      // a trained UMDF run directory (seed_1111)
-  std::string lf_run;   // a trained LF-DNN run directory
-  std::string error;    // set when making them failed
+  std::string own;     // this process's directory (its cases/, removed at the end)
+  std::string root;    // the fixtures' directory (shared, or under `own`)
+  std::string data;    // tiny MOSI-like file (MulT layout), dims (12, 6, 4), T = 6
+  std::string other;   // the same with text dims 10
+  std::string run;     // a trained UMDF run directory (seed_1111)
+  std::string lf_run;  // a trained LF-DNN run directory
+  std::string error;   // set when making them failed
 };
+
+// The fixtures' paths under `root`.
+void place_fixtures(Fixtures& f, const std::string& root) {
+  f.root = root;
+  f.data = root + "/tiny.pkl";
+  f.other = root + "/other_dims.pkl";
+  f.run = root + "/umdf/seed_1111";
+  f.lf_run = root + "/lf_dnn/seed_1111";
+}
 
 Fixtures& fixtures() {
   static Fixtures f;
@@ -100,9 +109,7 @@ bool use_shared_fixtures(Fixtures& f) {
   const int lock = ::open((base / "bad_input.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (lock < 0) return false;
   ::flock(lock, LOCK_EX);
-  f.root = (base / name).string();
-  f.data = f.root + "/tiny.pkl";
-  f.other = f.root + "/other_dims.pkl";
+  place_fixtures(f, (base / name).string());
   if (!fs::exists(f.root + "/ready", ec)) {
     for (const auto& entry : fs::directory_iterator(base, ec))  // other binaries' fixtures
       if (entry.path().filename().string().rfind("bad_input-", 0) == 0)
@@ -118,20 +125,15 @@ bool use_shared_fixtures(Fixtures& f) {
 
 void make_fixtures() {
   Fixtures& f = fixtures();
-  const std::string own =
+  f.own =
       (fs::temp_directory_path() / ("robustmsa_bad_input_" + std::to_string(getpid()))).string();
-  fs::remove_all(own);
-  f.scratch = own + "/cases";
-  fs::create_directories(f.scratch);
+  fs::remove_all(f.own);
+  fs::create_directories(f.own + "/cases");
   if (!use_shared_fixtures(f)) {
-    f.root = own + "/fixtures";
+    place_fixtures(f, f.own + "/fixtures");
     fs::create_directories(f.root);
-    f.data = f.root + "/tiny.pkl";
-    f.other = f.root + "/other_dims.pkl";
     make_fixture_files(f);
   }
-  f.run = f.root + "/umdf/seed_1111";
-  f.lf_run = f.root + "/lf_dnn/seed_1111";
 }
 
 // ---- writing feature files with pickle::Writer
@@ -903,7 +905,7 @@ class BadInput : public ::testing::TestWithParam<std::size_t> {
   }
   static void TearDownTestSuite() {
     std::error_code ec;
-    if (!fixtures().scratch.empty()) fs::remove_all(fs::path(fixtures().scratch).parent_path(), ec);
+    if (!fixtures().own.empty()) fs::remove_all(fixtures().own, ec);
   }
 };
 
@@ -921,7 +923,7 @@ TEST_P(BadInput, FailsCleanlyWithOneLine) {
     const std::string reason = c.skip();
     if (!reason.empty()) GTEST_SKIP() << reason;
   }
-  Env env{fixtures().scratch + "/case_" + c.name};
+  Env env{fixtures().own + "/cases/case_" + c.name};
   fs::create_directories(env.dir);
   if (c.make) c.make(env);
   const auto before = test_util::list_files(env.dir);

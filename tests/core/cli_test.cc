@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +17,7 @@
 
 #include "../common/cli_run.h"
 #include "data/dataset.h"
+#include "metrics/metrics.h"
 
 namespace fs = std::filesystem;
 
@@ -241,10 +241,11 @@ TEST_F(Cli, PredictReadsTheFileWithTheRunsDataOptions) {
   const robustmsa::Dataset ds = robustmsa::load_dataset(data_, robustmsa::DataOptions{});
   const auto& labels = ds.split(robustmsa::SplitId::kTest).labels;
   ASSERT_EQ(predictions.size(), labels.size());
-  double mae = 0;
-  for (std::size_t i = 0; i < labels.size(); ++i)
-    mae += std::abs(predictions[i]["prediction"].get<double>() - labels[i]);
-  mae /= static_cast<double>(labels.size());
+  std::vector<double> pred;
+  for (const auto& p : predictions) pred.push_back(p["prediction"].get<double>());
+  const double mae =
+      robustmsa::regression_metrics(pred, std::vector<double>(labels.begin(), labels.end()))
+          .at("MAE");
   const auto results = nlohmann::json::parse(slurp(fs::path(run_dir) / "results.json"));
   ASSERT_EQ(results["conditions"][0]["name"], "complete");
   EXPECT_NEAR(mae, results["conditions"][0]["metrics"]["MAE"].get<double>(), 1e-5);

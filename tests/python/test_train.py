@@ -231,9 +231,10 @@ def test_loaded_model_predicts(trained, small_mosi):
     assert js["present"].tolist() == [[True, False, True], [True, False, False]]
     assert js["valid"]["text"][:, :2].tolist() == [[True, True], [True, False]]
     with torch.no_grad():
-        mine = model(**js)
-    theirs = [p["prediction"] for p in robustmsa.predict(run_dir, path)["predictions"]]
-    assert torch.allclose(mine.double(), torch.tensor(theirs, dtype=torch.float64), atol=1e-5)
+        mine_js = model(**js)
+    theirs_js = [p["prediction"] for p in robustmsa.predict(run_dir, path)["predictions"]]
+    assert torch.allclose(mine_js.double(), torch.tensor(theirs_js, dtype=torch.float64),
+                          atol=1e-5)
     # Marking frames invalid changes what the model sees; an absent modality's entry is ignored.
     fewer = {m: v.clone() for m, v in inputs["valid"].items()}
     fewer["text"][:, : fewer["text"].shape[1] // 2] = False
